@@ -1,0 +1,65 @@
+// Errors: the one exception family wick throws for bad input.
+//
+// Every message names the operation and the shapes, dtypes, keys, paths or byte
+// offsets involved, so that a user can tell what was wrong and where. Library
+// code never prints, exits or aborts on bad input; it throws one of these.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace wick {
+
+/// Base of every exception wick throws for bad input or unsupported requests.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+/// Sizes that do not fit together: broadcasting, matmul, views, state_dict entries.
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A dtype an operation does not accept, or two dtypes that do not mix.
+class DTypeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A dimension or element index outside its range.
+class IndexError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Malformed, truncated or hostile file content (checkpoints, datasets).
+class FormatError : public Error {
+ public:
+  using Error::Error;
+};
+
+namespace detail {
+template <class... Args>
+std::string concat(Args&&... args) {
+  std::ostringstream s;
+  (s << ... << std::forward<Args>(args));
+  return s.str();
+}
+}  // namespace detail
+
+}  // namespace wick
+
+/// Throws `Kind` (a wick::Error subclass) with the streamed arguments as the
+/// message when `cond` is false. The message is only built on failure.
+#define WICK_CHECK_AS(Kind, cond, ...) \
+  do {                                 \
+    if (!(cond)) [[unlikely]]          \
+      throw Kind(::wick::detail::concat(__VA_ARGS__)); \
+  } while (0)
+
+/// Throws wick::Error with the streamed arguments when `cond` is false.
+#define WICK_CHECK(cond, ...) WICK_CHECK_AS(::wick::Error, cond, __VA_ARGS__)

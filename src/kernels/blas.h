@@ -1,0 +1,21 @@
+// Internal: the BLAS entry points wick uses, with OpenBLAS's thread count kept
+// in step with wick::set_num_threads.
+#pragma once
+
+#include <cblas.h>
+
+namespace wick::kernels {
+
+/// Call before every BLAS call: applies get_num_threads() to OpenBLAS when it
+/// changed since the last call.
+void sync_blas_threads();
+
+/// Row-major C = alpha * op(A) op(B) + beta * C for float and double.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+          int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+          int64_t ldc);
+
+}  // namespace wick::kernels
