@@ -194,7 +194,7 @@ void record(const Tensor& output, std::string name, const std::vector<Tensor>& i
             BackwardFn backward) {
   if (!GradMode::is_enabled()) return;
   bool any = false;
-  for (const auto& t : inputs) any = any || t.requires_grad();
+  for (const auto& t : inputs) any = any || (t.defined() && t.requires_grad());
   if (!any) return;
   auto node = std::make_shared<FunctionNode>(std::move(name), std::move(backward));
   node->next_edges.reserve(inputs.size());
@@ -296,6 +296,11 @@ bool Tensor::is_leaf() const {
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   const auto& a = impl().autograd;
   return a ? a->grad_fn : nullptr;
+}
+
+std::string Tensor::grad_fn_name() const {
+  auto fn = grad_fn();
+  return fn ? fn->name() : std::string();
 }
 
 void Tensor::retain_grad() const {
