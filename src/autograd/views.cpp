@@ -74,6 +74,13 @@ std::optional<Shape> view_strides(const Shape& sizes, const Shape& strides, cons
   return out;
 }
 
+/// A view of the whole tensor as it is (t() of a 1-D tensor, for example).
+Tensor make_view_alias(const Tensor& in, const char* name) {
+  Tensor out = make_view(in, in.sizes(), in.strides(), in.storage_offset());
+  record(out, name, {in}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  return out;
+}
+
 /// Backward of every reshaping view: reshape the gradient back.
 void record_reshape(const Tensor& out, const char* name, const Tensor& in) {
   record(out, name, {in}, [sizes = in.sizes()](const Tensor& g) {
@@ -141,7 +148,11 @@ Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
 Tensor Tensor::t() const {
   WICK_CHECK_AS(ShapeError, dim() <= 2, "t: expects a tensor with <= 2 dimensions, but self is ",
                 dim(), "D (sizes ", sizes(), ")");
-  return dim() < 2 ? transpose(0, 0) : transpose(0, 1);
+  if (dim() < 2) return make_view_alias(*this, "TBackward0");
+  Tensor out = make_view(*this, {sizes()[1], sizes()[0]}, {strides()[1], strides()[0]},
+                         storage_offset());
+  record(out, "TBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g.t()}; });
+  return out;
 }
 
 Tensor Tensor::slice(int64_t dim_, int64_t start, int64_t end, int64_t step) const {

@@ -47,7 +47,8 @@ std::string_view dtype_name(DType t) {
   return kNames[i];
 }
 
-DType dtype_from_name(std::string_view name) {
+DType dtype_from_name(std::string_view full_name) {
+  std::string_view name = full_name;
   if (name.starts_with("torch.")) name.remove_prefix(6);
   for (int i = 0; i < kNumDTypes; ++i)
     if (kNames[i] == name) return DType(i);
@@ -61,7 +62,7 @@ DType dtype_from_name(std::string_view name) {
       {"cfloat", DType::Complex64}, {"cdouble", DType::Complex128}};
   for (const auto& a : aliases)
     if (a.name == name) return a.dtype;
-  throw DTypeError("unknown dtype name '" + std::string(name) +
+  throw DTypeError("unknown dtype name '" + std::string(full_name) +
                    "' (expected one of float32, float64, float16, bfloat16, int8, int16, int32, "
                    "int64, uint8, bool, complex64, complex128)");
 }

@@ -134,8 +134,8 @@ decltype(auto) visit_dtype(DType t, F&& f) {
 }
 
 /// Converts one element value between any two element types, as PyTorch's
-/// `to(dtype)` does: complex to real drops the imaginary part, anything to
-/// bool is `!= 0`, float to integer truncates toward zero.
+/// `to(dtype)` does: complex to real (bool included) drops the imaginary
+/// part, anything else to bool is `!= 0`, float to integer truncates toward zero.
 template <class To, class From>
 To convert_element(From v) {
   constexpr bool from_complex = std::is_same_v<From, std::complex<float>> ||
@@ -147,7 +147,6 @@ To convert_element(From v) {
   } else if constexpr (from_complex) {
     if constexpr (to_complex) return To(typename To::value_type(v.real()),
                                         typename To::value_type(v.imag()));
-    else if constexpr (std::is_same_v<To, bool>) return v.real() != 0 || v.imag() != 0;
     else return convert_element<To>(v.real());
   } else if constexpr (to_complex) {
     return To(typename To::value_type(convert_element<double>(v)), 0);

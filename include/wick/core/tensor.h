@@ -171,6 +171,8 @@ class Tensor {
   bool is_leaf() const;
   /// The node that produced this tensor, or null for leaves.
   std::shared_ptr<autograd::Node> grad_fn() const;
+  /// The name of grad_fn() ("AddBackward0"), or "" for leaves.
+  std::string grad_fn_name() const;
   /// Keep `.grad` for this non-leaf tensor during backward.
   void retain_grad() const;
   /// Computes gradients of this tensor with respect to the leaves of its graph
