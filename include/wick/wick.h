@@ -1,0 +1,32 @@
+// wick: the whole public API in one include.
+//
+//   #include <wick/wick.h>
+//
+//   wick::Tensor w = wick::randn({3}, {.requires_grad = true});
+//   wick::Tensor loss = (w * w).sum();
+//   loss.backward();                   // w.grad() == 2 * w
+//
+// Each header below opens with an overview of its part of the library; include
+// them one by one to keep compile times down. Every public header belongs in
+// this list (the `headers` test checks).
+#pragma once
+
+#include "wick/version.h"
+
+#include "wick/core/dtype.h"
+#include "wick/core/error.h"
+#include "wick/core/parallel.h"
+#include "wick/core/random.h"
+#include "wick/core/scalar.h"
+#include "wick/core/storage.h"
+#include "wick/core/tensor.h"
+
+#include "wick/autograd/functional.h"
+#include "wick/autograd/grad_mode.h"
+#include "wick/autograd/gradcheck.h"
+#include "wick/autograd/math.h"
+#include "wick/autograd/node.h"
+
+#include "wick/io/safetensors.h"
+#include "wick/io/serialize.h"
+#include "wick/io/value.h"
