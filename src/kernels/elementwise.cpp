@@ -286,7 +286,7 @@ void unary(Unary op, const Tensor& out, const Tensor& x, double param) {
       case Unary::Sqrt:
         return go([](T v) { return std::sqrt(v); });
       case Unary::Sign:
-        return go([](T v) { return std::isnan(v) ? v : T((T(0) < v) - (v < T(0))); });
+        return go([](T v) { return T((T(0) < v) - (v < T(0))); });  // sign(NaN) = 0, as in PyTorch
       case Unary::Pow:
         // The common exponents avoid pow(), as PyTorch's kernel does.
         if (param == 2) return go([](T v) { return v * v; });
