@@ -1,0 +1,94 @@
+// Reading and writing PyTorch checkpoint files (what torch.save writes).
+//
+//   wick::io::Value ckpt = wick::io::load("checkpoint.pt");   // any torch.save file
+//   wick::Tensor w = ckpt["model_state_dict"]["fc1.weight"].as_tensor();
+//
+//   wick::io::Dict sd(/*ordered=*/true);
+//   sd.set("weight", w);
+//   wick::io::save(wick::io::Value(sd), "weights.pt");        // torch.load reads it back
+//
+// load() reads the zip format of PyTorch 1.6 to 2.x (and the older legacy
+// format). Storages saved from a GPU (`cuda:0` location tags) load to the CPU.
+// By default the file is memory-mapped and tensors are views into it, so
+// opening a multi-GB checkpoint costs a header parse; pages are read when
+// touched, and writing to a tensor never changes the file (copy-on-write).
+// Tensors that shared a storage in Python share one here: views, slices with
+// offsets and tied entries stay views of one storage.
+//
+// Nothing in the file is executed: the pickle is interpreted by a small
+// machine that knows only tensors, storages, OrderedDicts and plain values, as
+// torch.load(weights_only=True) does; anything else is a wick::FormatError
+// naming what was found and where. A whole pickled module (torch.save(model))
+// is refused with a message saying to save model.state_dict() instead.
+//
+// save() writes the zip format as torch.save does, so that torch.load (also
+// with weights_only=True) returns the same structure, keys, types, dtypes,
+// shapes, bytes and storage sharing. It is crash-safe: the file is written under
+// a temporary name in the same directory, synced and renamed over the target,
+// so an error or a crash leaves the previous file intact.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wick/core/dtype.h"
+#include "wick/io/value.h"
+
+namespace wick::io {
+
+struct LoadOptions {
+  /// Map the file and make tensors views of it. When false, every storage is
+  /// read into memory, so the file may change or disappear afterwards.
+  bool mmap = true;
+  /// Check every record's CRC-32 against the archive (torch itself does not).
+  /// With mmap, this reads every page of the file.
+  bool verify_crc = false;
+  /// Convert every floating-point tensor (float16/32/64, bfloat16) to this
+  /// dtype. Views of one storage stay views of one converted storage.
+  std::optional<DType> floating_dtype;
+  /// The deepest nesting of lists, tuples and dicts accepted.
+  size_t max_depth = 1000;
+};
+
+/// Loads a file written by torch.save (zip or legacy format) or by save().
+/// Throws wick::FormatError for malformed or unsupported content, wick::Error
+/// when the file cannot be read.
+Value load(const std::string& path, const LoadOptions& options = {});
+
+/// Loads a checkpoint held in memory. Tensors get their own storages (the
+/// bytes are copied), so `bytes` may be freed afterwards; `mmap` is ignored.
+Value load_bytes(std::span<const std::byte> bytes, const LoadOptions& options = {});
+
+/// Which torch version's archive layout save() reproduces, byte for byte.
+enum class ZipLayout {
+  /// PyTorch 2.7+: data.pkl, .format_version, .storage_alignment, byteorder,
+  /// data/0, data/1, ... in numeric order, version.
+  Torch2,
+  /// PyTorch 1.13: data.pkl, data/<key> sorted as strings, version.
+  Torch1_13,
+};
+
+struct SaveOptions {
+  ZipLayout layout = ZipLayout::Torch2;
+  /// fsync the file and its directory before returning. Turning this off
+  /// keeps the atomic rename but not durability across a power loss.
+  bool fsync = true;
+};
+
+/// Saves `value` to `path` as torch.save does. The archive's folder name is
+/// the file name without its last extension, as in torch. Tensors are saved
+/// with their whole storage, shared storages once. Throws wick::Error for
+/// values torch could not save either (a list containing itself, one storage
+/// viewed with two dtypes, strings that are not UTF-8).
+void save(const Value& value, const std::string& path, const SaveOptions& options = {});
+
+/// The bytes save() would write, with `prefix` as the archive's folder name
+/// (torch uses "archive" when saving to a buffer).
+std::vector<std::byte> save_bytes(const Value& value, const SaveOptions& options = {},
+                                  std::string_view prefix = "archive");
+
+}  // namespace wick::io

@@ -1,0 +1,16 @@
+// Internal: the legacy (pre-1.6) torch.save stream format, spec section 6.
+#pragma once
+
+#include <cstddef>
+
+#include "io/zip.h"
+#include "wick/io/value.h"
+
+namespace wick::io::detail {
+
+/// Loads a legacy-format file: magic, protocol, sys-info, object pickle, key
+/// list, then each storage's element count and bytes. Storages are always
+/// read into memory. Throws FormatError.
+Value load_legacy(const Source& src, size_t max_depth);
+
+}  // namespace wick::io::detail

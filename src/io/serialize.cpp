@@ -1,0 +1,276 @@
+// torch.save archives: loading (zip, legacy) and saving (spec sections 1, 3, 6).
+#include "wick/io/serialize.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "io/legacy.h"
+#include "io/pickle.h"
+#include "io/zip.h"
+#include "wick/core/tensor.h"
+
+namespace wick::io {
+
+using detail::Source;
+using detail::StorageRef;
+using detail::ZipEntry;
+using detail::ZipReader;
+
+namespace {
+
+template <class... A>
+[[noreturn]] void bad(const Source& src, A&&... a) {
+  throw FormatError(wick::detail::concat(src.name(), ": ", std::forward<A>(a)...));
+}
+
+// Reverses the bytes of each element (big-endian files, spec 1.3); complex
+// numbers swap each of their two halves.
+void swap_bytes(std::byte* p, size_t nbytes, size_t esize) {
+  for (size_t i = 0; i + esize <= nbytes; i += esize) std::reverse(p + i, p + i + esize);
+}
+
+// ---- dtype conversion on load -----------------------------------------------
+
+class FloatingConverter {
+ public:
+  explicit FloatingConverter(DType to) : to_(to) {}
+
+  void visit(const Value& v) {
+    if (!v.is_list() && !v.is_tuple() && !v.is_dict()) return;
+    const void* id = v.is_dict() ? static_cast<const void*>(&v.as_dict())
+                                 : static_cast<const void*>(&v.as_sequence());
+    if (!seen_.insert(id).second) return;
+    if (v.is_dict()) {
+      Dict& d = v.as_dict();
+      for (const Value& k : d.keys()) {
+        Value& item = d.at(k);
+        item = convert(item);
+        visit(item);
+      }
+    } else {
+      for (Value& item : v.as_sequence()) {
+        item = convert(item);
+        visit(item);
+      }
+    }
+  }
+
+  Value convert(const Value& v) {
+    if (!v.is_tensor() || !is_floating_point(v.as_tensor().dtype()) || v.as_tensor().dtype() == to_)
+      return v;
+    const Tensor& t = v.as_tensor();
+    auto key = std::make_pair(t.impl_ptr().get(), v.is_parameter());
+    if (auto it = tensors_.find(key); it != tensors_.end()) return it->second;
+    // Convert the whole storage once, so that views keep sharing it.
+    std::shared_ptr<Storage>& converted = storages_[t.storage().get()];
+    if (!converted) {
+      auto whole = std::make_shared<TensorImpl>();
+      whole->storage = t.storage();
+      whole->sizes = {int64_t(t.storage()->nbytes()) / t.element_size()};
+      whole->strides = {1};
+      whole->dtype = t.dtype();
+      converted = Tensor(whole).to(to_, /*copy=*/true).storage();
+    }
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = converted;
+    impl->offset = t.storage_offset();
+    impl->sizes = t.sizes();
+    impl->strides = t.strides();
+    impl->dtype = to_;
+    Tensor out(impl);
+    if (t.requires_grad()) out.requires_grad_(true);
+    Value r = v.is_parameter() ? Value::parameter(out) : Value(out);
+    tensors_.emplace(key, r);
+    return r;
+  }
+
+ private:
+  struct PairHash {
+    size_t operator()(const std::pair<const void*, bool>& p) const {
+      return std::hash<const void*>()(p.first) ^ size_t(p.second);
+    }
+  };
+  DType to_;
+  std::unordered_set<const void*> seen_;
+  std::unordered_map<const Storage*, std::shared_ptr<Storage>> storages_;
+  std::unordered_map<std::pair<const void*, bool>, Value, PairHash> tensors_;
+};
+
+Value finish(Value v, const LoadOptions& options) {
+  if (options.floating_dtype) {
+    FloatingConverter c(*options.floating_dtype);
+    v = c.convert(v);
+    c.visit(v);
+  }
+  return v;
+}
+
+// Bool storages must hold 0 or 1: any other byte is undefined behaviour as a
+// C++ bool.
+void check_bools(const Source& src, const std::string& record, const std::byte* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (uint8_t(p[i]) > 1)
+      bad(src, "bool storage '", record, "' holds byte ", int(p[i]), " at element ", i,
+          " (bools must be 0 or 1)");
+}
+
+// ---- zip archives -------------------------------------------------------------
+
+Value load_zip(const Source& src, const LoadOptions& options) {
+  ZipReader zip(src);
+  if (zip.entries().empty()) bad(src, "the archive has no records");
+  // The prefix folder is whatever the first central-directory entry lives in.
+  const std::string& first = zip.entries().front().name;
+  size_t slash = first.find('/');
+  if (slash == std::string::npos)
+    bad(src, "record '", first,
+        "' is not in a folder (torch.save archives put every record in one)");
+  std::string prefix = first.substr(0, slash + 1);
+  for (const ZipEntry& e : zip.entries())
+    if (!e.name.starts_with(prefix))
+      bad(src, "record '", e.name, "' is outside the archive's folder '", prefix, "'");
+  if (zip.find(prefix + "constants.pkl"))
+    bad(src, "this is a TorchScript archive (torch.jit.save); wick loads torch.save files");
+
+  auto small = [&](const ZipEntry& e) {
+    std::string s = zip.read_string(e);
+    if (options.verify_crc) zip.check_crc(e, s.data());
+    return s;
+  };
+  const ZipEntry* version = zip.find(prefix + ".data/version");
+  if (!version) version = zip.find(prefix + "version");
+  if (!version) bad(src, "the archive has no 'version' record");
+  {
+    std::string v = small(*version);
+    if (!v.empty() && v.back() == '\n') v.pop_back();
+    bool digits = !v.empty() && v.size() < 10 &&
+                  std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+    int n = digits ? std::stoi(v) : -1;
+    if (n < 1 || n > 10)
+      bad(src, "unsupported archive version '", v, "' (torch reads versions 1 to 10)");
+  }
+  bool big_endian = false;
+  if (const ZipEntry* bo = zip.find(prefix + "byteorder")) {
+    std::string s = small(*bo);
+    if (s == "big")
+      big_endian = true;
+    else if (s != "little")
+      bad(src, "byteorder record says '", s, "' (expected little or big)");
+  }
+  const ZipEntry* pkl = zip.find(prefix + "data.pkl");
+  if (!pkl) bad(src, "the archive has no 'data.pkl' record");
+  std::vector<std::byte> pickle(pkl->size);
+  zip.read(*pkl, pickle.data());
+  if (options.verify_crc) zip.check_crc(*pkl, pickle.data());
+
+  auto resolve = [&](const StorageRef& ref) -> std::shared_ptr<Storage> {
+    std::string record = prefix + "data/" + ref.key;
+    const ZipEntry* e = zip.find(record);
+    if (!e) bad(src, "record '", record, "' is missing");
+    int64_t esize = ref.dtype ? element_size(*ref.dtype) : 1;
+    if (int64_t(e->size) != ref.nbytes)
+      bad(src, "record '", record, "' holds ", e->size, " bytes, but the pickle expects ",
+          ref.nbytes, " (", ref.numel, " elements of ", esize, " bytes",
+          ref.dtype ? wick::detail::concat(", ", *ref.dtype) : std::string(), ")");
+    std::shared_ptr<Storage> s;
+    uint64_t off = e->method == 0 ? zip.data_offset(*e) : 0;
+    if (src.mapped() && e->method == 0 && !big_endian && off % 16 == 0) {
+      s = Storage::from_mapped(src.mapped(), size_t(off), size_t(e->size));
+    } else {
+      s = detail::allocate_storage(size_t(e->size));
+      zip.read(*e, s->data());
+    }
+    if (options.verify_crc) zip.check_crc(*e, s->data());
+    if (big_endian && esize > 1) {
+      if (!ref.dtype) bad(src, "big-endian untyped storage '", record, "' is not supported");
+      swap_bytes(s->data(), s->nbytes(), size_t(is_complex(*ref.dtype) ? esize / 2 : esize));
+    }
+    if (ref.dtype == DType::Bool) check_bools(src, record, s->data(), s->nbytes());
+    return s;
+  };
+  detail::UnpickleOptions uo;
+  uo.max_depth = options.max_depth;
+  uo.what = src.name() + ": " + prefix + "data.pkl";
+  return finish(detail::unpickle(pickle, resolve, uo), options);
+}
+
+Value load_source(const Source& src, const LoadOptions& options) {
+  unsigned char magic[4] = {};
+  if (src.size() >= 4) src.read(0, magic, 4, "file header");
+  if (src.size() >= 4 && std::memcmp(magic, "PK\x03\x04", 4) == 0) return load_zip(src, options);
+  if (src.size() >= 2 && magic[0] == 0x80)
+    return finish(detail::load_legacy(src, options.max_depth), options);
+  bad(src, "not a PyTorch checkpoint: it starts with neither a zip header nor a pickle");
+}
+
+// ---- saving -------------------------------------------------------------------
+
+void write_archive(const Value& value, const std::string& prefix, const SaveOptions& options,
+                   detail::Sink sink) {
+  std::vector<detail::PickledStorage> storages;
+  std::string pkl = detail::pickle(value, storages);
+  auto bytes = [](std::string_view s) {
+    return std::span<const std::byte>(reinterpret_cast<const std::byte*>(s.data()), s.size());
+  };
+  detail::ZipWriter zip(std::move(sink));
+  std::string p = prefix + "/";
+  zip.add(p + "data.pkl", bytes(pkl));
+  if (options.layout == ZipLayout::Torch2) {
+    zip.add(p + ".format_version", bytes("1"));
+    zip.add(p + ".storage_alignment", bytes("64"));
+    zip.add(p + "byteorder", bytes("little"));
+  }
+  std::vector<size_t> order(storages.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (options.layout == ZipLayout::Torch1_13)
+    std::sort(order.begin(), order.end(),
+              [](size_t a, size_t b) { return std::to_string(a) < std::to_string(b); });
+  for (size_t i : order) {
+    const auto& s = storages[i];
+    size_t n = size_t(s.numel * element_size(s.dtype));
+    zip.add(p + "data/" + std::to_string(i), std::span<const std::byte>(s.storage->data(), n));
+  }
+  zip.add(p + "version", bytes("3\n"));
+  zip.finish();
+}
+
+// torch names the archive folder after the file: its base name without the
+// last extension.
+std::string archive_prefix(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  size_t dot = base.find_last_of('.');
+  if (dot != std::string::npos) base.resize(dot);
+  return base.empty() ? "archive" : base;
+}
+
+}  // namespace
+
+Value load(const std::string& path, const LoadOptions& options) {
+  Source src = options.mmap ? Source::map(path) : Source::file(path);
+  return load_source(src, options);
+}
+
+Value load_bytes(std::span<const std::byte> bytes, const LoadOptions& options) {
+  return load_source(Source::memory(bytes), options);
+}
+
+void save(const Value& value, const std::string& path, const SaveOptions& options) {
+  detail::AtomicFile file(path);
+  write_archive(value, archive_prefix(path), options,
+                [&](const void* p, size_t n) { file.write(p, n); });
+  file.commit(options.fsync);
+}
+
+std::vector<std::byte> save_bytes(const Value& value, const SaveOptions& options,
+                                  std::string_view prefix) {
+  std::vector<std::byte> out;
+  write_archive(value, std::string(prefix), options, [&](const void* p, size_t n) {
+    out.insert(out.end(), static_cast<const std::byte*>(p), static_cast<const std::byte*>(p) + n);
+  });
+  return out;
+}
+
+}  // namespace wick::io

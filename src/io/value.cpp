@@ -1,0 +1,390 @@
+#include "wick/io/value.h"
+
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <ostream>
+
+namespace wick::io {
+
+std::string_view kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::None:
+      return "None";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "int";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return "str";
+    case Kind::Bytes:
+      return "bytes";
+    case Kind::Tensor:
+      return "Tensor";
+    case Kind::List:
+      return "list";
+    case Kind::Tuple:
+      return "tuple";
+    case Kind::Dict:
+      return "dict";
+  }
+  return "invalid";
+}
+
+namespace {
+
+// Python's repr of a float: the shortest digits that read back to the same
+// double, in exponent form below 1e-4 and from 1e16 on.
+std::string float_repr(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  char buf[64];
+  char* end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
+  std::string sci(buf, end);  // e.g. "-1.25e+03"
+  size_t e = sci.find('e');
+  int exp10 = std::atoi(sci.c_str() + e + 1);
+  if (exp10 < -4 || exp10 >= 16) return sci;
+  std::string sign = std::signbit(v) ? "-" : "";
+  std::string digits;
+  for (size_t i = sign.size(); i < e; ++i)
+    if (sci[i] != '.') digits += sci[i];
+  int point = exp10 + 1;
+  if (point <= 0) return sign + "0." + std::string(size_t(-point), '0') + digits;
+  if (size_t(point) >= digits.size())
+    return sign + digits + std::string(size_t(point) - digits.size(), '0') + ".0";
+  return sign + digits.substr(0, size_t(point)) + "." + digits.substr(size_t(point));
+}
+
+// Python's repr of a str (bytes = false) or bytes (bytes = true) object.
+std::string quoted_repr(const std::string& s, bool bytes) {
+  bool has_single = s.find('\'') != std::string::npos;
+  bool has_double = s.find('"') != std::string::npos;
+  char quote = has_single && !has_double ? '"' : '\'';
+  std::string out = bytes ? "b" : "";
+  out += quote;
+  for (unsigned char c : s) {
+    if (c == '\\' || c == quote) {
+      out += '\\';
+      out += char(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80)) {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  out += quote;
+  return out;
+}
+
+// The index key of a dict key: True and 1 must collide, as in Python.
+std::string key_id(const Value& key) {
+  auto as_int = [](int64_t i) {
+    std::string s(9, 'i');
+    std::memcpy(s.data() + 1, &i, 8);
+    return s;
+  };
+  switch (key.kind()) {
+    case Kind::None:
+      return "n";
+    case Kind::Bool:
+      return as_int(key.as_bool() ? 1 : 0);
+    case Kind::Int:
+      return as_int(key.as_int());
+    case Kind::String:
+      return "s" + key.as_string();
+    default:
+      throw Error("dict: keys must be None, bool, int or str, not " + key.type_name());
+  }
+}
+
+}  // namespace
+
+// ---- Value ------------------------------------------------------------------
+
+Value::Value(std::string s) : v_(Str{std::make_shared<const std::string>(std::move(s))}) {}
+Value::Value(Tensor t) : v_(TensorBox{std::move(t), false}) {}
+Value::Value(Dict d) : v_(std::make_shared<Dict>(std::move(d))) {}
+
+Value Value::list(List items) {
+  Value v;
+  v.v_ = ListBox{std::make_shared<List>(std::move(items))};
+  return v;
+}
+
+Value Value::tuple(List items) {
+  Value v;
+  v.v_ = TupleBox{std::make_shared<List>(std::move(items))};
+  return v;
+}
+
+Value Value::bytes(std::string data) {
+  Value v;
+  v.v_ = Bytes{std::make_shared<const std::string>(std::move(data))};
+  return v;
+}
+
+Value Value::parameter(Tensor t) {
+  WICK_CHECK(t.defined(), "Value::parameter: undefined tensor");
+  Value v;
+  v.v_ = TensorBox{std::move(t), true};
+  return v;
+}
+
+bool Value::is_parameter() const {
+  const auto* t = std::get_if<TensorBox>(&v_);
+  return t && t->parameter;
+}
+
+std::string Value::type_name() const {
+  if (is_dict() && as_dict().ordered()) return "OrderedDict";
+  if (is_parameter()) return "Parameter";
+  return std::string(kind_name(kind()));
+}
+
+void Value::wrong_kind(std::string_view expected) const {
+  throw Error(detail::concat("Value: expected ", expected, ", got ", type_name()));
+}
+
+bool Value::as_bool() const {
+  if (!is_bool()) wrong_kind("bool");
+  return std::get<bool>(v_);
+}
+
+int64_t Value::as_int() const {
+  if (!is_int()) wrong_kind("int");
+  return std::get<int64_t>(v_);
+}
+
+double Value::as_float() const {
+  if (!is_float()) wrong_kind("float");
+  return std::get<double>(v_);
+}
+
+double Value::to_double() const {
+  switch (kind()) {
+    case Kind::Float:
+      return std::get<double>(v_);
+    case Kind::Int:
+      return double(std::get<int64_t>(v_));
+    case Kind::Bool:
+      return std::get<bool>(v_) ? 1.0 : 0.0;
+    default:
+      wrong_kind("a number (int, float or bool)");
+  }
+}
+
+const std::string& Value::as_string() const {
+  if (!is_string()) wrong_kind("str");
+  return *std::get<Str>(v_).s;
+}
+
+const std::string& Value::as_bytes() const {
+  if (!is_bytes()) wrong_kind("bytes");
+  return *std::get<Bytes>(v_).s;
+}
+
+const Tensor& Value::as_tensor() const {
+  if (!is_tensor()) wrong_kind("Tensor");
+  return std::get<TensorBox>(v_).t;
+}
+
+List& Value::as_list() const {
+  if (!is_list()) wrong_kind("list");
+  return *std::get<ListBox>(v_).items;
+}
+
+List& Value::as_tuple() const {
+  if (!is_tuple()) wrong_kind("tuple");
+  return *std::get<TupleBox>(v_).items;
+}
+
+List& Value::as_sequence() const {
+  if (is_list()) return *std::get<ListBox>(v_).items;
+  if (is_tuple()) return *std::get<TupleBox>(v_).items;
+  wrong_kind("list or tuple");
+}
+
+Dict& Value::as_dict() const {
+  if (!is_dict()) wrong_kind("dict");
+  return *std::get<std::shared_ptr<Dict>>(v_);
+}
+
+size_t Value::size() const {
+  switch (kind()) {
+    case Kind::String:
+      return as_string().size();
+    case Kind::Bytes:
+      return as_bytes().size();
+    case Kind::List:
+    case Kind::Tuple:
+      return as_sequence().size();
+    case Kind::Dict:
+      return as_dict().size();
+    default:
+      wrong_kind("str, bytes, list, tuple or dict");
+  }
+}
+
+Value& Value::operator[](const Value& key) const {
+  if (is_dict()) return as_dict().at(key);
+  if (is_list() || is_tuple()) {
+    WICK_CHECK(key.is_int(), type_name(), " indices must be integers, not ", key.type_name());
+    List& items = as_sequence();
+    int64_t n = int64_t(items.size());
+    int64_t i = key.as_int();
+    WICK_CHECK_AS(IndexError, i >= -n && i < n, type_name(), " index ", i,
+                  " out of range for length ", n);
+    return items[size_t(i < 0 ? i + n : i)];
+  }
+  wrong_kind("dict, list or tuple");
+}
+
+bool Value::contains(const Value& key) const {
+  return as_dict().contains(key);
+}
+
+bool Value::is(const Value& other) const {
+  if (kind() != other.kind()) return false;
+  switch (kind()) {
+    case Kind::None:
+      return true;
+    case Kind::Bool:
+      return as_bool() == other.as_bool();
+    case Kind::Int:
+      return as_int() == other.as_int();
+    case Kind::Float:
+      return std::bit_cast<uint64_t>(as_float()) == std::bit_cast<uint64_t>(other.as_float());
+    case Kind::String:
+      return as_string() == other.as_string();
+    case Kind::Bytes:
+      return as_bytes() == other.as_bytes();
+    case Kind::Tensor:
+      return as_tensor().is_same(other.as_tensor()) && is_parameter() == other.is_parameter();
+    case Kind::List:
+    case Kind::Tuple:
+      return &as_sequence() == &other.as_sequence();
+    case Kind::Dict:
+      return &as_dict() == &other.as_dict();
+  }
+  return false;
+}
+
+std::string Value::repr() const {
+  switch (kind()) {
+    case Kind::None:
+      return "None";
+    case Kind::Bool:
+      return as_bool() ? "True" : "False";
+    case Kind::Int:
+      return std::to_string(as_int());
+    case Kind::Float:
+      return float_repr(as_float());
+    case Kind::String:
+      return quoted_repr(as_string(), false);
+    case Kind::Bytes:
+      return quoted_repr(as_bytes(), true);
+    case Kind::Tensor:
+      return (is_parameter() ? "Parameter containing:\n" : "") + as_tensor().repr();
+    case Kind::List:
+    case Kind::Tuple: {
+      const List& items = as_sequence();
+      std::string out = is_list() ? "[" : "(";
+      for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i].repr();
+      if (is_tuple() && items.size() == 1) out += ",";
+      return out + (is_list() ? "]" : ")");
+    }
+    case Kind::Dict: {
+      const Dict& d = as_dict();
+      std::string out;
+      bool first = true;
+      for (const auto& [k, v] : d) {
+        out += first ? "" : ", ";
+        first = false;
+        if (d.ordered()) out += '(';
+        out += k.repr();
+        out += d.ordered() ? ", " : ": ";
+        out += v.repr();
+        if (d.ordered()) out += ')';
+      }
+      if (!d.ordered()) return "{" + out + "}";
+      return d.empty() ? "OrderedDict()" : "OrderedDict([" + out + "])";
+    }
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& os, const Value& v) {
+  return os << v.repr();
+}
+
+// ---- Dict -------------------------------------------------------------------
+
+Value* Dict::find(const Value& key) {
+  auto it = index_.find(key_id(key));
+  return it == index_.end() ? nullptr : &items_[it->second].second;
+}
+
+const Value* Dict::find(const Value& key) const {
+  return const_cast<Dict*>(this)->find(key);
+}
+
+Value& Dict::at(const Value& key) {
+  Value* v = find(key);
+  if (!v) {
+    std::string known;
+    for (size_t i = 0; i < items_.size() && i < 8; ++i)
+      known += (i ? ", " : "") + items_[i].first.repr();
+    if (items_.size() > 8) known += ", ...";
+    throw Error("dict: no key " + key.repr() + " (keys: " + known + ")");
+  }
+  return *v;
+}
+
+const Value& Dict::at(const Value& key) const {
+  return const_cast<Dict*>(this)->at(key);
+}
+
+void Dict::set(Value key, Value value) {
+  auto [it, inserted] = index_.try_emplace(key_id(key), items_.size());
+  if (inserted)
+    items_.emplace_back(std::move(key), std::move(value));
+  else
+    items_[it->second].second = std::move(value);
+}
+
+bool Dict::erase(const Value& key) {
+  auto it = index_.find(key_id(key));
+  if (it == index_.end()) return false;
+  size_t pos = it->second;
+  index_.erase(it);
+  items_.erase(items_.begin() + std::ptrdiff_t(pos));
+  for (auto& [id, i] : index_)
+    if (i > pos) --i;
+  return true;
+}
+
+void Dict::clear() {
+  items_.clear();
+  index_.clear();
+}
+
+std::vector<Value> Dict::keys() const {
+  std::vector<Value> out;
+  out.reserve(items_.size());
+  for (const auto& [k, v] : items_) out.push_back(k);
+  return out;
+}
+
+}  // namespace wick::io
