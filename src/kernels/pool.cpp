@@ -1,0 +1,230 @@
+#include "kernels/pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/parallel.h"
+
+namespace wick::kernels {
+
+namespace {
+
+/// Planes per parallel chunk so that a chunk does at least ~32k window reads:
+/// small tensors run inline.
+int64_t plane_grain(int64_t work_per_plane) {
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(work_per_plane, 1));
+}
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+}  // namespace
+
+int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
+                         bool ceil_mode) {
+  int64_t out =
+      floor_div(in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) +
+      1;
+  // The last window must start inside the input or the left padding.
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+template <class T>
+void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t* indices) {
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  detail::parallel_for(0, s.planes, plane_grain(out_plane * s.kernel_h * s.kernel_w),
+                       [&](int64_t pb, int64_t pe) {
+                         for (int64_t p = pb; p < pe; ++p) {
+                           const T* x = input + p * in_plane;
+                           T* y = output + p * out_plane;
+                           int64_t* idx = indices + p * out_plane;
+                           for (int64_t oy = 0; oy < s.out_h; ++oy) {
+                             const int64_t y0 = oy * s.stride_h - s.pad_h;
+                             for (int64_t ox = 0; ox < s.out_w; ++ox) {
+                               const int64_t x0 = ox * s.stride_w - s.pad_w;
+                               T best = -std::numeric_limits<T>::infinity();
+                               int64_t best_i = -1;
+                               for (int64_t ki = 0; ki < s.kernel_h; ++ki) {
+                                 const int64_t iy = y0 + ki * s.dilation_h;
+                                 if (iy < 0 || iy >= s.in_h) continue;
+                                 for (int64_t kj = 0; kj < s.kernel_w; ++kj) {
+                                   const int64_t ix = x0 + kj * s.dilation_w;
+                                   if (ix < 0 || ix >= s.in_w) continue;
+                                   const T v = x[iy * s.in_w + ix];
+                                   if (v > best || std::isnan(v) || best_i < 0) {
+                                     best = v;
+                                     best_i = iy * s.in_w + ix;
+                                   }
+                                 }
+                               }
+                               y[oy * s.out_w + ox] = best;
+                               idx[oy * s.out_w + ox] = best_i;
+                             }
+                           }
+                         }
+                       });
+}
+
+template <class T>
+void max_pool2d_backward(const Pool2dShape& s, const T* grad_output, const int64_t* indices,
+                         T* grad_input) {
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  detail::parallel_for(0, s.planes, plane_grain(in_plane + out_plane), [&](int64_t pb, int64_t pe) {
+    for (int64_t p = pb; p < pe; ++p) {
+      T* gx = grad_input + p * in_plane;
+      const T* gy = grad_output + p * out_plane;
+      const int64_t* idx = indices + p * out_plane;
+      std::fill(gx, gx + in_plane, T(0));
+      for (int64_t o = 0; o < out_plane; ++o)
+        if (idx[o] >= 0) gx[idx[o]] += gy[o];
+    }
+  });
+}
+
+namespace {
+
+/// One average-pooling window clipped to the input, with its divisor
+/// (PyTorch's rules: the padded window size counts unless count_include_pad is
+/// false; windows reaching past the right padding are cut there).
+struct AvgWindow {
+  int64_t y0, y1, x0, x1;
+  int64_t divisor;
+  bool empty() const { return y0 >= y1 || x0 >= x1; }
+};
+
+AvgWindow avg_window(const Pool2dShape& s, AvgPoolDivisor d, int64_t oy, int64_t ox) {
+  int64_t y0 = oy * s.stride_h - s.pad_h, x0 = ox * s.stride_w - s.pad_w;
+  int64_t y1 = std::min(y0 + s.kernel_h, s.in_h + s.pad_h);
+  int64_t x1 = std::min(x0 + s.kernel_w, s.in_w + s.pad_w);
+  const int64_t padded_size = (y1 - y0) * (x1 - x0);
+  y0 = std::max<int64_t>(y0, 0);
+  x0 = std::max<int64_t>(x0, 0);
+  y1 = std::min(y1, s.in_h);
+  x1 = std::min(x1, s.in_w);
+  int64_t divisor = d.divisor_override    ? d.divisor_override
+                    : d.count_include_pad ? padded_size
+                                          : (y1 - y0) * (x1 - x0);
+  return {y0, y1, x0, x1, divisor};
+}
+
+}  // namespace
+
+template <class T>
+void avg_pool2d_forward(const Pool2dShape& s, AvgPoolDivisor d, const T* input, T* output) {
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  detail::parallel_for(0, s.planes, plane_grain(out_plane * s.kernel_h * s.kernel_w),
+                       [&](int64_t pb, int64_t pe) {
+                         for (int64_t p = pb; p < pe; ++p) {
+                           const T* x = input + p * in_plane;
+                           T* y = output + p * out_plane;
+                           for (int64_t oy = 0; oy < s.out_h; ++oy) {
+                             for (int64_t ox = 0; ox < s.out_w; ++ox) {
+                               AvgWindow w = avg_window(s, d, oy, ox);
+                               T acc = 0;
+                               if (!w.empty()) {
+                                 for (int64_t iy = w.y0; iy < w.y1; ++iy)
+                                   for (int64_t ix = w.x0; ix < w.x1; ++ix)
+                                     acc += x[iy * s.in_w + ix];
+                                 acc /= T(w.divisor);
+                               }
+                               y[oy * s.out_w + ox] = acc;
+                             }
+                           }
+                         }
+                       });
+}
+
+template <class T>
+void avg_pool2d_backward(const Pool2dShape& s, AvgPoolDivisor d, const T* grad_output,
+                         T* grad_input) {
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  detail::parallel_for(0, s.planes, plane_grain(out_plane * s.kernel_h * s.kernel_w),
+                       [&](int64_t pb, int64_t pe) {
+                         for (int64_t p = pb; p < pe; ++p) {
+                           T* gx = grad_input + p * in_plane;
+                           const T* gy = grad_output + p * out_plane;
+                           std::fill(gx, gx + in_plane, T(0));
+                           for (int64_t oy = 0; oy < s.out_h; ++oy) {
+                             for (int64_t ox = 0; ox < s.out_w; ++ox) {
+                               AvgWindow w = avg_window(s, d, oy, ox);
+                               if (w.empty()) continue;
+                               const T g = gy[oy * s.out_w + ox] / T(w.divisor);
+                               for (int64_t iy = w.y0; iy < w.y1; ++iy)
+                                 for (int64_t ix = w.x0; ix < w.x1; ++ix) gx[iy * s.in_w + ix] += g;
+                             }
+                           }
+                         }
+                       });
+}
+
+namespace {
+int64_t adaptive_start(int64_t i, int64_t in, int64_t out) {
+  return (i * in) / out;
+}
+int64_t adaptive_end(int64_t i, int64_t in, int64_t out) {
+  return ((i + 1) * in + out - 1) / out;
+}
+}  // namespace
+
+template <class T>
+void adaptive_avg_pool2d_forward(const Pool2dShape& s, const T* input, T* output) {
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  detail::parallel_for(0, s.planes, plane_grain(in_plane + out_plane), [&](int64_t pb, int64_t pe) {
+    for (int64_t p = pb; p < pe; ++p) {
+      const T* x = input + p * in_plane;
+      T* y = output + p * out_plane;
+      for (int64_t oy = 0; oy < s.out_h; ++oy) {
+        const int64_t y0 = adaptive_start(oy, s.in_h, s.out_h);
+        const int64_t y1 = adaptive_end(oy, s.in_h, s.out_h);
+        for (int64_t ox = 0; ox < s.out_w; ++ox) {
+          const int64_t x0 = adaptive_start(ox, s.in_w, s.out_w);
+          const int64_t x1 = adaptive_end(ox, s.in_w, s.out_w);
+          T acc = 0;
+          for (int64_t iy = y0; iy < y1; ++iy)
+            for (int64_t ix = x0; ix < x1; ++ix) acc += x[iy * s.in_w + ix];
+          y[oy * s.out_w + ox] = acc / T((y1 - y0) * (x1 - x0));
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void adaptive_avg_pool2d_backward(const Pool2dShape& s, const T* grad_output, T* grad_input) {
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  detail::parallel_for(0, s.planes, plane_grain(in_plane + out_plane), [&](int64_t pb, int64_t pe) {
+    for (int64_t p = pb; p < pe; ++p) {
+      T* gx = grad_input + p * in_plane;
+      const T* gy = grad_output + p * out_plane;
+      std::fill(gx, gx + in_plane, T(0));
+      for (int64_t oy = 0; oy < s.out_h; ++oy) {
+        const int64_t y0 = adaptive_start(oy, s.in_h, s.out_h);
+        const int64_t y1 = adaptive_end(oy, s.in_h, s.out_h);
+        for (int64_t ox = 0; ox < s.out_w; ++ox) {
+          const int64_t x0 = adaptive_start(ox, s.in_w, s.out_w);
+          const int64_t x1 = adaptive_end(ox, s.in_w, s.out_w);
+          const T g = gy[oy * s.out_w + ox] / T((y1 - y0) * (x1 - x0));
+          for (int64_t iy = y0; iy < y1; ++iy)
+            for (int64_t ix = x0; ix < x1; ++ix) gx[iy * s.in_w + ix] += g;
+        }
+      }
+    }
+  });
+}
+
+#define WICK_POOL_INSTANTIATE(T)                                                          \
+  template void max_pool2d_forward<T>(const Pool2dShape&, const T*, T*, int64_t*);        \
+  template void max_pool2d_backward<T>(const Pool2dShape&, const T*, const int64_t*, T*); \
+  template void avg_pool2d_forward<T>(const Pool2dShape&, AvgPoolDivisor, const T*, T*);  \
+  template void avg_pool2d_backward<T>(const Pool2dShape&, AvgPoolDivisor, const T*, T*); \
+  template void adaptive_avg_pool2d_forward<T>(const Pool2dShape&, const T*, T*);         \
+  template void adaptive_avg_pool2d_backward<T>(const Pool2dShape&, const T*, T*);
+WICK_POOL_INSTANTIATE(float)
+WICK_POOL_INSTANTIATE(double)
+#undef WICK_POOL_INSTANTIATE
+
+}  // namespace wick::kernels

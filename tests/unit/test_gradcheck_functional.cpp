@@ -1,0 +1,177 @@
+// Finite-difference gradient checks (float64) of every function in
+// wick/autograd/functional.h over its main parameter combinations.
+#include <gtest/gtest.h>
+
+#include "wick/autograd/functional.h"
+#include "wick/autograd/gradcheck.h"
+#include "wick/core/random.h"
+
+using namespace wick;
+namespace F = wick::functional;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+
+constexpr TensorOptions kF64 = {.dtype = DType::Float64};
+
+/// A float64 leaf that requires grad.
+Tensor leaf(const Shape& sizes) {
+  return randn(sizes, kF64).requires_grad_();
+}
+
+/// gradcheck with the tolerances of this suite: eps 1e-6, 1e-6 absolute plus
+/// 1e-5 relative.
+void check(const autograd::GradcheckFn& fn, const Inputs& inputs) {
+  auto r = autograd::gradcheck(fn, inputs, {.eps = 1e-6, .atol = 1e-6, .rtol = 1e-5});
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
+}  // namespace
+
+TEST(GradcheckFunctional, Conv2d) {
+  struct Case {
+    Shape in, weight;
+    F::Pair stride, pad, dil;
+    int64_t groups;
+  };
+  const Case cases[] = {
+      {{2, 2, 5, 5}, {3, 2, 3, 3}, 1, 0, 1, 1},  // plain, batch 2
+      {{1, 2, 6, 5}, {2, 2, 3, 2}, 2, 0, 1, 1},  // stride 2
+      {{2, 2, 4, 4}, {2, 2, 3, 3}, 1, 1, 1, 1},  // padding
+      {{1, 2, 7, 7}, {2, 2, 3, 3}, 1, 1, 2, 1},  // dilation 2
+      {{2, 4, 4, 5}, {4, 2, 2, 2}, 1, 0, 1, 2},  // groups 2
+      {{1, 3, 6, 6}, {3, 1, 3, 3}, {2, 1}, {1, 0}, {1, 2}, 3},
+      {{2, 3, 3, 4}, {2, 3, 1, 1}, 1, 0, 1, 1},  // 1x1, no im2col
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "input " << c.in << " weight " << c.weight);
+    check(
+        [&](const Inputs& in) {
+          return F::conv2d(in[0], in[1], in[2], c.stride, c.pad, c.dil, c.groups);
+        },
+        {leaf(c.in), leaf(c.weight), leaf({c.weight[0]})});
+  }
+  // Unbatched, no bias, and a non-contiguous input.
+  check([](const Inputs& in) { return F::conv2d(in[0], in[1], Tensor(), 1, 1); },
+        {leaf({2, 4, 4}), leaf({2, 2, 3, 3})});
+  Tensor xt = randn({1, 2, 5, 4}, kF64).transpose(2, 3).requires_grad_();
+  check([](const Inputs& in) { return F::conv2d(in[0], in[1]); }, {xt, leaf({2, 2, 2, 2})});
+}
+
+TEST(GradcheckFunctional, Linear) {
+  check([](const Inputs& in) { return F::linear(in[0], in[1], in[2]); },
+        {leaf({3, 4}), leaf({2, 4}), leaf({2})});
+  check([](const Inputs& in) { return F::linear(in[0], in[1]); }, {leaf({2, 3, 4}), leaf({5, 4})});
+  check([](const Inputs& in) { return F::linear(in[0], in[1], in[2]); },
+        {leaf({4}), leaf({3, 4}), leaf({3})});
+}
+
+TEST(GradcheckFunctional, MaxPool2d) {
+  struct Case {
+    Shape in;
+    F::Pair k, s, p, d;
+    bool ceil;
+  };
+  const Case cases[] = {
+      {{2, 2, 4, 4}, 2, 2, 0, 1, false},
+      {{1, 2, 5, 5}, 3, 2, 1, 1, false},
+      {{1, 1, 7, 7}, 2, 1, 0, 2, false},
+      {{1, 2, 5, 6}, 2, 2, 0, 1, true},
+      {{2, 5, 5}, {3, 2}, {2, 1}, {1, 0}, 1, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "input " << c.in);
+    check([&](const Inputs& in) { return F::max_pool2d(in[0], c.k, c.s, c.p, c.d, c.ceil); },
+          {leaf(c.in)});
+  }
+}
+
+TEST(GradcheckFunctional, AvgPool2d) {
+  struct Case {
+    F::Pair k, s, p;
+    bool ceil, include_pad;
+    std::optional<int64_t> divisor;
+  };
+  const Case cases[] = {
+      {2, 2, 0, false, true, std::nullopt},  {3, 2, 1, false, true, std::nullopt},
+      {3, 2, 1, false, false, std::nullopt}, {2, 2, 1, true, true, std::nullopt},
+      {3, 2, 1, true, false, std::nullopt},  {{3, 2}, 1, {1, 0}, false, true, 5},
+  };
+  for (const Case& c : cases) {
+    check(
+        [&](const Inputs& in) {
+          return F::avg_pool2d(in[0], c.k, c.s, c.p, c.ceil, c.include_pad, c.divisor);
+        },
+        {leaf({2, 2, 5, 6})});
+  }
+}
+
+TEST(GradcheckFunctional, AdaptiveAvgPool2d) {
+  for (F::Pair out : {F::Pair(1), F::Pair(2, 3), F::Pair(3, 4), F::Pair(5, 7)})
+    check([&](const Inputs& in) { return F::adaptive_avg_pool2d(in[0], out); },
+          {leaf({2, 2, 5, 7})});
+  check([](const Inputs& in) { return F::adaptive_avg_pool2d(in[0], 2); }, {leaf({3, 5, 5})});
+}
+
+TEST(GradcheckFunctional, BatchNorm) {
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "training" : "eval");
+    Tensor rm = randn({3}, kF64), rv = rand({3}, kF64);
+    rv.add_(0.5);
+    check(
+        [&](const Inputs& in) {
+          return F::batch_norm(in[0], rm, rv, in[1], in[2], training, 0.1, 1e-5);
+        },
+        {leaf({4, 3, 2, 2}), leaf({3}), leaf({3})});
+    check(
+        [&](const Inputs& in) {
+          return F::batch_norm(in[0], rm, rv, Tensor(), Tensor(), training);
+        },
+        {leaf({5, 3})});
+  }
+}
+
+TEST(GradcheckFunctional, Dropout) {
+  for (double p : {0.3, 0.7, 1.0}) {
+    // A fresh generator per call keeps the function deterministic.
+    check(
+        [&](const Inputs& in) {
+          Generator g(11);
+          return F::dropout(in[0], p, true, &g);
+        },
+        {leaf({4, 5})});
+  }
+}
+
+TEST(GradcheckFunctional, SoftmaxAndLogSoftmax) {
+  for (int64_t dim : {0, 1, 2}) {
+    check([&](const Inputs& in) { return F::softmax(in[0], dim); }, {leaf({3, 4, 2})});
+    check([&](const Inputs& in) { return F::log_softmax(in[0], dim); }, {leaf({3, 4, 2})});
+  }
+}
+
+TEST(GradcheckFunctional, NllLossAndCrossEntropy) {
+  Tensor t = tensor<int64_t>({0, 2, 1, 2, 0});
+  Tensor w = rand({3}, kF64);
+  Tensor t_spatial = randint(0, 4, {2, 3, 2});
+  t_spatial.set({1, 1, 0}, int64_t(-100));
+  for (auto red : {F::Reduction::None, F::Reduction::Mean, F::Reduction::Sum}) {
+    SCOPED_TRACE(int(red));
+    for (const Tensor& weight : {Tensor(), w}) {
+      for (int64_t ignore : {int64_t(-100), int64_t(2)}) {
+        check([&](const Inputs& in) { return F::nll_loss(in[0], t, weight, ignore, red); },
+              {leaf({5, 3})});
+        check([&](const Inputs& in) { return F::cross_entropy(in[0], t, weight, ignore, red); },
+              {leaf({5, 3})});
+      }
+    }
+    check([&](const Inputs& in) { return F::cross_entropy(in[0], t_spatial, Tensor(), -100, red); },
+          {leaf({2, 4, 3, 2})});
+  }
+}
+
+TEST(GradcheckFunctional, MseLoss) {
+  for (auto red : {F::Reduction::None, F::Reduction::Mean, F::Reduction::Sum})
+    check([&](const Inputs& in) { return F::mse_loss(in[0], in[1], red); },
+          {leaf({3, 4}), leaf({3, 4})});
+}
