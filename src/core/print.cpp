@@ -12,6 +12,8 @@
 
 #include "wick/core/tensor.h"
 
+#include "core/format.h"
+
 namespace wick {
 namespace {
 
@@ -182,29 +184,6 @@ class Printer {
   size_t plain_width_ = 1;
 };
 
-// Python's repr of a float: the shortest string that reads back to the same
-// double, in exponent form when the decimal point would sit beyond 16 digits
-// or more than 4 zeros after the point; "1.0" keeps its ".0" when `dot_zero`.
-std::string python_float(double v, bool dot_zero) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
-  char buf[64];
-  char* end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
-  std::string sci(buf, end);  // e.g. "-1.25e+03"
-  size_t e = sci.find('e');
-  int exp10 = std::stoi(sci.substr(e + 1));
-  if (exp10 < -4 || exp10 >= 16) return sci;
-  std::string sign = std::signbit(v) ? "-" : "";
-  std::string digits;
-  for (char c : sci.substr(sign.size(), e - sign.size()))
-    if (c != '.') digits += c;
-  int point = exp10 + 1;  // digits before the decimal point
-  if (point <= 0) return sign + "0." + std::string(size_t(-point), '0') + digits;
-  if (size_t(point) >= digits.size())
-    return sign + digits + std::string(size_t(point) - digits.size(), '0') + (dot_zero ? ".0" : "");
-  return sign + digits.substr(0, size_t(point)) + "." + digits.substr(size_t(point));
-}
-
 std::string python_tuple(const Shape& s) {
   std::string out = "(";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -230,7 +209,8 @@ std::string Tensor::repr() const {
     if (!inferable) suffixes.push_back("dtype=torch." + std::string(dtype_name(dt)));
     body = Printer(*this).str(indent);
   }
-  if (std::string fn = grad_fn_name(); !fn.empty()) suffixes.push_back("grad_fn=<" + fn + ">");
+  if (std::string fn = grad_fn_name(); !fn.empty())
+    suffixes.push_back("grad_fn=<" + fn + ">");
   else if (requires_grad())
     suffixes.push_back("requires_grad=True");
 
@@ -264,16 +244,40 @@ std::ostream& operator<<(std::ostream& os, const Scalar& s) {
     case Scalar::Kind::Int:
       return os << s.to<int64_t>();
     case Scalar::Kind::Float:
-      return os << python_float(s.to<double>(), true);
+      return os << detail::python_float_repr(s.to<double>(), true);
     case Scalar::Kind::Complex: {
       // Python's complex repr: "2j" for a +0 real part, otherwise "(1+2j)".
       auto c = s.to<std::complex<double>>();
-      std::string im = python_float(c.imag(), false);
+      std::string im = detail::python_float_repr(c.imag(), false);
       if (c.real() == 0 && !std::signbit(c.real())) return os << im << 'j';
-      return os << '(' << python_float(c.real(), false) << (im[0] == '-' ? "" : "+") << im << "j)";
+      return os << '(' << detail::python_float_repr(c.real(), false) << (im[0] == '-' ? "" : "+")
+                << im << "j)";
     }
   }
   return os;
+}
+
+// Python's repr of a float: the shortest string that reads back to the same
+// double, in exponent form when the decimal point would sit beyond 16 digits
+// or more than 4 zeros after the point; "1.0" keeps its ".0" when `dot_zero`.
+std::string detail::python_float_repr(double v, bool dot_zero) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  char buf[64];
+  char* end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
+  std::string sci(buf, end);  // e.g. "-1.25e+03"
+  size_t e = sci.find('e');
+  int exp10 = std::stoi(sci.substr(e + 1));
+  if (exp10 < -4 || exp10 >= 16) return sci;
+  std::string sign = std::signbit(v) ? "-" : "";
+  std::string digits;
+  for (char c : sci.substr(sign.size(), e - sign.size()))
+    if (c != '.') digits += c;
+  int point = exp10 + 1;  // digits before the decimal point
+  if (point <= 0) return sign + "0." + std::string(size_t(-point), '0') + digits;
+  if (size_t(point) >= digits.size())
+    return sign + digits + std::string(size_t(point) - digits.size(), '0') + (dot_zero ? ".0" : "");
+  return sign + digits.substr(0, size_t(point)) + "." + digits.substr(size_t(point));
 }
 
 }  // namespace wick

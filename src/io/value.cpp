@@ -6,6 +6,8 @@
 #include <cstring>
 #include <ostream>
 
+#include "core/format.h"
+
 namespace wick::io {
 
 std::string_view kind_name(Kind kind) {
@@ -35,28 +37,6 @@ std::string_view kind_name(Kind kind) {
 }
 
 namespace {
-
-// Python's repr of a float: the shortest digits that read back to the same
-// double, in exponent form below 1e-4 and from 1e16 on.
-std::string float_repr(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
-  char buf[64];
-  char* end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
-  std::string sci(buf, end);  // e.g. "-1.25e+03"
-  size_t e = sci.find('e');
-  int exp10 = std::atoi(sci.c_str() + e + 1);
-  if (exp10 < -4 || exp10 >= 16) return sci;
-  std::string sign = std::signbit(v) ? "-" : "";
-  std::string digits;
-  for (size_t i = sign.size(); i < e; ++i)
-    if (sci[i] != '.') digits += sci[i];
-  int point = exp10 + 1;
-  if (point <= 0) return sign + "0." + std::string(size_t(-point), '0') + digits;
-  if (size_t(point) >= digits.size())
-    return sign + digits + std::string(size_t(point) - digits.size(), '0') + ".0";
-  return sign + digits.substr(0, size_t(point)) + "." + digits.substr(size_t(point));
-}
 
 // Python's repr of a str (bytes = false) or bytes (bytes = true) object.
 std::string quoted_repr(const std::string& s, bool bytes) {
@@ -290,7 +270,7 @@ std::string Value::repr() const {
     case Kind::Int:
       return std::to_string(as_int());
     case Kind::Float:
-      return float_repr(as_float());
+      return wick::detail::python_float_repr(as_float(), true);
     case Kind::String:
       return quoted_repr(as_string(), false);
     case Kind::Bytes:

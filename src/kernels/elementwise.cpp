@@ -150,30 +150,7 @@ void with_binary(Binary op, T alpha, G&& g) {
       detail::concat("binary kernel: op ", int(op), " is not implemented for ", dtype_of<T>()));
 }
 
-/// Runs f.template operator()<T>() for the dtypes the arithmetic kernels
-/// compute in.
-template <class F>
-void dispatch_arith(DType dt, const char* op, F&& f) {
-  switch (dt) {
-    case DType::Float32:
-      return f.template operator()<float>();
-    case DType::Float64:
-      return f.template operator()<double>();
-    case DType::Int64:
-      return f.template operator()<int64_t>();
-    case DType::Int32:
-      return f.template operator()<int32_t>();
-    case DType::Int16:
-      return f.template operator()<int16_t>();
-    case DType::Int8:
-      return f.template operator()<int8_t>();
-    case DType::UInt8:
-      return f.template operator()<uint8_t>();
-    default:
-      throw DTypeError(detail::concat(op, ": not implemented for dtype ", dt));
-  }
-}
-
+/// Runs f.template operator()<T>() for float32 and float64 only.
 template <class F>
 void dispatch_float(DType dt, const char* op, F&& f) {
   switch (dt) {
@@ -186,7 +163,7 @@ void dispatch_float(DType dt, const char* op, F&& f) {
   }
 }
 
-/// Same as dispatch_arith plus bool: the dtypes compared natively.
+/// dispatch_real plus bool: the dtypes compared natively.
 template <class F>
 bool dispatch_compare(DType dt, F&& f) {
   if (dt == DType::Bool) {
@@ -201,7 +178,7 @@ bool dispatch_compare(DType dt, F&& f) {
     case DType::Int16:
     case DType::Int8:
     case DType::UInt8:
-      dispatch_arith(dt, "compare", f);
+      dispatch_real<false>(dt, "compare", f);
       return true;
     default:
       return false;
@@ -237,7 +214,7 @@ Tensor as_double(const Tensor& t) {
 }  // namespace
 
 void binary(Binary op, const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha) {
-  dispatch_arith(out.dtype(), "binary", [&]<class T>() {
+  dispatch_real<false>(out.dtype(), "binary", [&]<class T>() {
     with_binary<T>(op, alpha.to<T>(), [&](const auto& f) {
       loop3<T, T, T>(out, &a, static_cast<const T*>(nullptr), &b, static_cast<const T*>(nullptr),
                      f);
@@ -246,7 +223,7 @@ void binary(Binary op, const Tensor& out, const Tensor& a, const Tensor& b, Scal
 }
 
 void binary(Binary op, const Tensor& out, const Tensor& a, Scalar b) {
-  dispatch_arith(out.dtype(), "binary", [&]<class T>() {
+  dispatch_real<false>(out.dtype(), "binary", [&]<class T>() {
     const T y = b.to<T>();
     with_binary<T>(op, T(1),
                    [&](const auto& f) { loop3<T, T, T>(out, &a, nullptr, nullptr, &y, f); });
@@ -254,7 +231,7 @@ void binary(Binary op, const Tensor& out, const Tensor& a, Scalar b) {
 }
 
 void binary(Binary op, const Tensor& out, Scalar a, const Tensor& b) {
-  dispatch_arith(out.dtype(), "binary", [&]<class T>() {
+  dispatch_real<false>(out.dtype(), "binary", [&]<class T>() {
     const T x = a.to<T>();
     with_binary<T>(op, T(1),
                    [&](const auto& f) { loop3<T, T, T>(out, nullptr, &x, &b, nullptr, f); });

@@ -14,6 +14,34 @@
 
 namespace wick::kernels {
 
+/// Runs f.template operator()<T>() with T the C++ type of `dt`, for the real
+/// dtypes the kernels compute in natively: float32, float64 and the integer
+/// types, plus bool when `with_bool`. Any other dtype: DTypeError naming op.
+template <bool with_bool, class F>
+void dispatch_real(DType dt, const char* op, F&& f) {
+  switch (dt) {
+    case DType::Float32:
+      return f.template operator()<float>();
+    case DType::Float64:
+      return f.template operator()<double>();
+    case DType::Int64:
+      return f.template operator()<int64_t>();
+    case DType::Int32:
+      return f.template operator()<int32_t>();
+    case DType::Int16:
+      return f.template operator()<int16_t>();
+    case DType::Int8:
+      return f.template operator()<int8_t>();
+    case DType::UInt8:
+      return f.template operator()<uint8_t>();
+    case DType::Bool:
+      if constexpr (with_bool) return f.template operator()<bool>();
+      [[fallthrough]];
+    default:
+      throw DTypeError(detail::concat(op, ": not implemented for dtype ", dt));
+  }
+}
+
 /// Elements per parallel chunk: below this a kernel runs inline, so tiny
 /// tensors never pay for waking threads.
 inline constexpr int64_t kGrain = 32768;

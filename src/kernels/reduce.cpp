@@ -199,31 +199,6 @@ void sum_impl(const Tensor& out, const Tensor& x, const std::vector<bool>& reduc
     for (int64_t i = 0; i < out_n; ++i) po[i] = finish(acc[i]);
 }
 
-/// Runs f.template operator()<T>() for the dtypes max/argmax compare in.
-template <class F>
-void dispatch_real(DType dt, const char* op, F&& f) {
-  switch (dt) {
-    case DType::Float32:
-      return f.template operator()<float>();
-    case DType::Float64:
-      return f.template operator()<double>();
-    case DType::Int64:
-      return f.template operator()<int64_t>();
-    case DType::Int32:
-      return f.template operator()<int32_t>();
-    case DType::Int16:
-      return f.template operator()<int16_t>();
-    case DType::Int8:
-      return f.template operator()<int8_t>();
-    case DType::UInt8:
-      return f.template operator()<uint8_t>();
-    case DType::Bool:
-      return f.template operator()<bool>();
-    default:
-      throw DTypeError(detail::concat(op, ": not implemented for dtype ", dt));
-  }
-}
-
 }  // namespace
 
 void sum(const Tensor& out, const Tensor& x, const std::vector<bool>& reduce, double scale) {
@@ -233,8 +208,8 @@ void sum(const Tensor& out, const Tensor& x, const std::vector<bool>& reduce, do
     case DType::Float64:
       return sum_impl<double, double, double>(out, x, reduce, scale);
     default:
-      dispatch_real(x.dtype(), "sum",
-                    [&]<class T>() { sum_impl<T, int64_t, int64_t>(out, x, reduce, scale); });
+      dispatch_real<true>(x.dtype(), "sum",
+                          [&]<class T>() { sum_impl<T, int64_t, int64_t>(out, x, reduce, scale); });
   }
 }
 
@@ -274,14 +249,14 @@ StridedLoop<1> flat_loop(const Tensor& x) {
 }  // namespace
 
 void max_all(const Tensor& value, const Tensor& x) {
-  dispatch_real(x.dtype(), "max", [&]<class T>() {
+  dispatch_real<true>(x.dtype(), "max", [&]<class T>() {
     *static_cast<T*>(value.data_ptr()) = max_of(flat_loop(x), static_cast<const T*>(x.data_ptr()));
   });
 }
 
 int64_t argmax_all(const Tensor& x) {
   int64_t index = -1;
-  dispatch_real(x.dtype(), "argmax", [&]<class T>() {
+  dispatch_real<true>(x.dtype(), "argmax", [&]<class T>() {
     StridedLoop<1> loop = flat_loop(x);
     const T* px = static_cast<const T*>(x.data_ptr());
     const T m = max_of(loop, px);
@@ -298,7 +273,7 @@ int64_t argmax_all(const Tensor& x) {
 }
 
 void max_dim(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim) {
-  dispatch_real(x.dtype(), "max", [&]<class T>() {
+  dispatch_real<true>(x.dtype(), "max", [&]<class T>() {
     const int64_t len = x.sizes()[size_t(dim)];
     const int64_t xs = x.strides()[size_t(dim)];
     StridedLoop<2> loop;  // over output positions: x's sizes with 1 at dim
@@ -323,7 +298,7 @@ void max_dim(const Tensor& values, const Tensor& indices, const Tensor& x, int64
 }
 
 void scatter_dim(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
-  dispatch_real(dst.dtype(), "scatter", [&]<class T>() {
+  dispatch_real<true>(dst.dtype(), "scatter", [&]<class T>() {
     const int64_t ds = dst.strides()[size_t(dim)];
     StridedLoop<3> loop;
     loop.sizes = src.sizes();
