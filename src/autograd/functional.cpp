@@ -303,6 +303,18 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
 
 namespace {
 
+/// The planes and input size every pooling kernel needs; refuses empty images.
+kernels::Pool2dShape input_planes(const Tensor& input, const Images& im, const char* op) {
+  WICK_CHECK_AS(ShapeError, im.c > 0 && im.h > 0 && im.w > 0, op,
+                ": expected input with non-zero channels, height and width but got sizes ",
+                input.sizes());
+  kernels::Pool2dShape s{};
+  s.planes = im.n * im.c;
+  s.in_h = im.h;
+  s.in_w = im.w;
+  return s;
+}
+
 /// Checks pooling arguments and returns the kernel shape for `input`.
 kernels::Pool2dShape pool_shape(const Tensor& input, const Images& im, Pair kernel, Pair stride,
                                 Pair padding, Pair dilation, bool ceil_mode, const char* op) {
@@ -310,18 +322,12 @@ kernels::Pool2dShape pool_shape(const Tensor& input, const Images& im, Pair kern
   check_positive(stride, op, "stride");
   check_non_negative(padding, op, "padding");
   check_positive(dilation, op, "dilation");
-  WICK_CHECK_AS(ShapeError, im.c > 0 && im.h > 0 && im.w > 0, op,
-                ": expected input with non-zero channels, height and width but got sizes ",
-                input.sizes());
   const int64_t span_h = (kernel.h - 1) * dilation.h + 1, span_w = (kernel.w - 1) * dilation.w + 1;
   WICK_CHECK_AS(ShapeError, padding.h <= span_h / 2 && padding.w <= span_w / 2, op,
                 ": pad should be at most half of effective kernel size, but got pad=[", padding.h,
                 ", ", padding.w, "], kernel_size=[", kernel.h, ", ", kernel.w, "] and dilation=[",
                 dilation.h, ", ", dilation.w, "]");
-  kernels::Pool2dShape s{};
-  s.planes = im.n * im.c;
-  s.in_h = im.h;
-  s.in_w = im.w;
+  kernels::Pool2dShape s = input_planes(input, im, op);
   s.kernel_h = kernel.h;
   s.kernel_w = kernel.w;
   s.stride_h = stride.h;
@@ -399,13 +405,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, Pair output_size) {
   check_input(input, op);
   Images im = images_of(input, op);
   check_non_negative(output_size, op, "output_size");
-  WICK_CHECK_AS(ShapeError, im.c > 0 && im.h > 0 && im.w > 0, op,
-                ": expected input with non-zero channels, height and width but got sizes ",
-                input.sizes());
-  kernels::Pool2dShape s{};
-  s.planes = im.n * im.c;
-  s.in_h = im.h;
-  s.in_w = im.w;
+  kernels::Pool2dShape s = input_planes(input, im, op);
   s.out_h = output_size.h;
   s.out_w = output_size.w;
   Tensor x = contiguous_raw(input);

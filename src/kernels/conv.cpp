@@ -104,18 +104,6 @@ struct Dims {
   bool empty() const { return k_g == 0 || ohow == 0 || cout_g == 0; }
 };
 
-/// Makes OpenBLAS single-threaded for its lifetime. Debian's OpenBLAS is the
-/// pthreads build, which does not notice that it is called from inside an
-/// OpenMP region: every per-image GEMM would wake all of its threads again and
-/// the callers would fight over the cores.
-class SerialBlas {
- public:
-  SerialBlas() { openblas_set_num_threads(1); }
-  ~SerialBlas() { openblas_set_num_threads(get_num_threads()); }
-  SerialBlas(const SerialBlas&) = delete;
-  SerialBlas& operator=(const SerialBlas&) = delete;
-};
-
 /// Splits the batch into one contiguous range of images per thread and calls
 /// f(chunk, begin, end) for each; returns the number of chunks. The images of
 /// the seed network are small (GEMMs of 6 or 16 rows), so threads working on
@@ -127,7 +115,7 @@ int64_t split_batch(int64_t batch, F&& f) {
     f(0, 0, batch);
     return 1;
   }
-  SerialBlas serial;
+  kernels::SerialBlasScope serial_blas;  // threads split the batch instead
   detail::parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; ++c) f(c, c * batch / chunks, (c + 1) * batch / chunks);
   });
