@@ -12,8 +12,12 @@ namespace {
 thread_local bool g_grad_enabled = true;
 }
 
-bool GradMode::is_enabled() { return g_grad_enabled; }
-void GradMode::set_enabled(bool enabled) { g_grad_enabled = enabled; }
+bool GradMode::is_enabled() {
+  return g_grad_enabled;
+}
+void GradMode::set_enabled(bool enabled) {
+  g_grad_enabled = enabled;
+}
 
 namespace autograd {
 
@@ -128,8 +132,7 @@ std::vector<Tensor> execute(const std::vector<std::shared_ptr<Node>>& roots,
 
   std::vector<Node*> ready;
   for (const auto& r : roots)
-    if (r && deps[r.get()] == 0 &&
-        std::find(ready.begin(), ready.end(), r.get()) == ready.end())
+    if (r && deps[r.get()] == 0 && std::find(ready.begin(), ready.end(), r.get()) == ready.end())
       ready.push_back(r.get());
 
   while (!ready.empty()) {
@@ -152,7 +155,8 @@ std::vector<Tensor> execute(const std::vector<std::shared_ptr<Node>>& roots,
     for (size_t i = 0; i < n->next_edges.size(); ++i) {
       Node* next = n->next_edges[i].fn.get();
       if (!next) continue;
-      if (i < grads.size() && grads[i].defined()) pending[next] = add_grads(pending[next], grads[i]);
+      if (i < grads.size() && grads[i].defined())
+        pending[next] = add_grads(pending[next], grads[i]);
       if (--deps[next] == 0) ready.push_back(next);
     }
   }
@@ -173,8 +177,10 @@ std::vector<Tensor> default_root_grads(const std::vector<Tensor>& roots,
                     grads[i].sizes(), " does not match output of sizes ", r.sizes());
       out[i] = grads[i];
     } else {
-      WICK_CHECK(r.numel() == 1, "backward: grad can be implicitly created only for scalar "
-                 "outputs (this output has sizes ", r.sizes(), ")");
+      WICK_CHECK(r.numel() == 1,
+                 "backward: grad can be implicitly created only for scalar "
+                 "outputs (this output has sizes ",
+                 r.sizes(), ")");
       out[i] = ones_like(r);
     }
   }
@@ -241,9 +247,11 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 void check_inplace(const Tensor& t, const char* op) {
   if (!GradMode::is_enabled() || !t.requires_grad()) return;
   if (t.is_leaf())
-    throw Error(detail::concat(op, ": a leaf tensor that requires grad is being used in an "
+    throw Error(detail::concat(op,
+                               ": a leaf tensor that requires grad is being used in an "
                                "in-place operation; wrap the update in wick::NoGradGuard"));
-  throw Error(detail::concat(op, ": in-place operation on a tensor that requires grad (produced by ",
+  throw Error(detail::concat(op,
+                             ": in-place operation on a tensor that requires grad (produced by ",
                              t.grad_fn()->name(), ") is not supported; use the out-of-place form"));
 }
 
@@ -265,10 +273,13 @@ const Tensor& Tensor::requires_grad_(bool on) const {
   if (on) {
     WICK_CHECK_AS(DTypeError, is_floating_point(dtype()) || is_complex(dtype()),
                   "requires_grad_: only tensors of floating point and complex dtype can require "
-                  "gradients (got ", dtype(), ")");
+                  "gradients (got ",
+                  dtype(), ")");
   } else {
-    WICK_CHECK(is_leaf(), "requires_grad_: you can only change requires_grad flags of leaf "
-               "variables (this tensor was produced by ", grad_fn()->name(), ")");
+    WICK_CHECK(is_leaf(),
+               "requires_grad_: you can only change requires_grad flags of leaf "
+               "variables (this tensor was produced by ",
+               grad_fn()->name(), ")");
   }
   if (!on && !impl().autograd) return *this;
   autograd::meta_of(*this).requires_grad = on;
@@ -304,7 +315,8 @@ std::string Tensor::grad_fn_name() const {
 }
 
 void Tensor::retain_grad() const {
-  WICK_CHECK(requires_grad(), "retain_grad: can't retain_grad on a tensor that doesn't require grad");
+  WICK_CHECK(requires_grad(),
+             "retain_grad: can't retain_grad on a tensor that doesn't require grad");
   if (is_leaf()) return;
   auto& m = autograd::meta_of(*this);
   m.retains_grad = true;
@@ -318,6 +330,25 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
 Tensor Tensor::detach() const {
   const auto& i = impl();
   return detail::make_view(*this, i.sizes, i.strides, i.offset);
+}
+
+void Tensor::set_data(const Tensor& src) const {
+  WICK_CHECK(src.defined(), "set_data: the new data is an undefined tensor");
+  WICK_CHECK(is_leaf(),
+             "set_data: only a leaf tensor's data can be replaced (this tensor was "
+             "produced by ",
+             grad_fn_name(), ")");
+  const TensorImpl& s = src.impl();
+  TensorImpl& d = impl();
+  d.storage = s.storage;
+  d.offset = s.offset;
+  d.sizes = s.sizes;
+  d.strides = s.strides;
+  d.dtype = s.dtype;
+  if (!d.autograd) return;
+  if (!is_floating_point(d.dtype) && !is_complex(d.dtype)) d.autograd->requires_grad = false;
+  const Tensor& g = d.autograd->grad;
+  if (g.defined() && (g.sizes() != d.sizes || g.dtype() != d.dtype)) d.autograd->grad = Tensor();
 }
 
 }  // namespace wick

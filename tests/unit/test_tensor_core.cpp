@@ -94,3 +94,21 @@ TEST(TensorCore, RandomIsSeededAndInRange) {
     EXPECT_LT(v, 7);
   }
 }
+
+TEST(TensorCore, SetDataRepointsEveryHandle) {
+  wick::Tensor p = wick::zeros({2, 3}, {.requires_grad = true});
+  wick::Tensor alias = p;
+  p.set_grad(wick::ones({2, 3}));
+  wick::Tensor src = wick::arange(6, wick::DType::Float64).view({3, 2});
+  p.set_data(src);
+  EXPECT_EQ(alias.sizes(), wick::Shape({3, 2}));
+  EXPECT_EQ(alias.dtype(), wick::DType::Float64);
+  EXPECT_EQ(alias.storage(), src.storage());
+  EXPECT_TRUE(alias.requires_grad());
+  EXPECT_FALSE(alias.grad().defined());  // [2, 3] float32 gradient no longer fits
+  p.set_data(wick::zeros({3}, {.dtype = wick::DType::Int64}));
+  EXPECT_FALSE(p.requires_grad());
+  wick::Tensor y = wick::ones({2}, {.requires_grad = true}).exp();
+  EXPECT_THROW(y.set_data(wick::ones({2})), wick::Error);
+  EXPECT_THROW(p.set_data(wick::Tensor()), wick::Error);
+}

@@ -181,6 +181,11 @@ class Tensor {
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   /// A tensor sharing storage, with no history and no grad.
   Tensor detach() const;
+  /// Makes this leaf refer to `src`'s data: its storage, offset, sizes,
+  /// strides and dtype (PyTorch's `t.data = src`). Every handle to this tensor
+  /// sees the change; requires_grad is kept (a non-floating `src` clears it),
+  /// and a gradient that no longer matches in sizes or dtype is dropped.
+  void set_data(const Tensor& src) const;
 
   // ---- math (differentiable; defined in wick/autograd/math.h) -------------
   Tensor sum() const;
