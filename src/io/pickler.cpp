@@ -219,17 +219,8 @@ class Pickler {
     objects_.emplace(id, put());
   }
 
-  void save_dict(const Value& v, const void* id, size_t depth, bool fresh_keys = false) {
-    const Dict& d = v.as_dict();
-    if (d.ordered()) {
-      save_ordered_dict_call();
-    } else {
-      op('}');
-    }
-    objects_.emplace(id, put());
-    // Keys of a module state_dict are built at run time by torch, so each is
-    // a new string object that Python's memo never reuses.
-    fresh_keys = fresh_keys || !d.metadata().is_none();
+  // A dict's items, in batches of SETITEMS as Python writes them.
+  void save_items(const Dict& d, size_t depth, bool fresh_keys) {
     const auto& items = d.items();
     for (size_t i = 0; i < items.size() || i == 0; i += kBatch) {
       size_t n = std::min(kBatch, items.size() - i);
@@ -244,6 +235,32 @@ class Pickler {
         op('s');
       if (n < kBatch) break;
     }
+  }
+
+  void save_dict(const Value& v, const void* id, size_t depth, bool fresh_keys = false) {
+    const Dict& d = v.as_dict();
+    if (d.counter()) {
+      // As Python: Counter.__reduce__ is (Counter, (dict(self),)).
+      WICK_CHECK(d.metadata().is_none(), "save: a Counter cannot carry _metadata");
+      save_global("collections", "Counter");
+      op('}');
+      put();
+      save_items(d, depth, fresh_keys);
+      op('\x85');  // TUPLE1
+      put();
+      op('R');
+      objects_.emplace(id, put());
+      return;
+    }
+    if (d.ordered()) {
+      save_ordered_dict_call();
+    } else {
+      op('}');
+    }
+    objects_.emplace(id, put());
+    // Keys of a module state_dict are built at run time by torch, so each is
+    // a new string object that Python's memo never reuses.
+    save_items(d, depth, fresh_keys || !d.metadata().is_none());
     if (!d.metadata().is_none()) {
       WICK_CHECK(d.ordered(), "save: only an OrderedDict can carry _metadata");
       const Value& meta = d.metadata();

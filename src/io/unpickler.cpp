@@ -56,6 +56,7 @@ namespace {
 // The allow-listed globals, resolved to what wick does with them.
 enum class Global : uint8_t {
   OrderedDict,
+  Counter,          // collections.Counter, called with one dict
   RebuildTensor,    // torch._utils._rebuild_tensor (storage, offset, size, stride)
   RebuildTensorV2,  // ... + requires_grad, hooks[, metadata]
   RebuildTensorV3,  // ... + requires_grad, hooks, dtype[, metadata]
@@ -421,6 +422,7 @@ class Unpickler {
     std::string full = module + "." + name;
     auto found = [&](Global id, DType dt = DType::Float32) { return GlobalObj{id, dt, full}; };
     if (full == "collections.OrderedDict") return found(Global::OrderedDict);
+    if (full == "collections.Counter") return found(Global::Counter);
     if (module == "torch._utils") {
       if (name == "_rebuild_tensor") return found(Global::RebuildTensor);
       if (name == "_rebuild_tensor_v2") return found(Global::RebuildTensorV2);
@@ -567,6 +569,22 @@ class Unpickler {
         arity(0, 0);
         Value d{Dict(true)};
         track(d, 1);
+        return d;
+      }
+      case Global::Counter: {
+        // Counter.__reduce__ gives (Counter, (dict(self),)): copy that dict.
+        arity(0, 1);
+        Value d{Dict()};
+        d.as_dict().set_counter(true);
+        if (args.empty()) {
+          track(d, 1);
+          return d;
+        }
+        const Value* items = std::get_if<Value>(&args[0]);
+        if (!items || !items->is_dict() || items->as_dict().ordered() || items->as_dict().counter())
+          fail(concat(g.name, ": argument must be a dict"));
+        track(d, depth_of(*items), weight_of(*items));
+        for (const auto& [k, v] : items->as_dict()) d.as_dict().set(k, v);
         return d;
       }
       case Global::RebuildTensor:

@@ -129,6 +129,7 @@ bool Value::is_parameter() const {
 
 std::string Value::type_name() const {
   if (is_dict() && as_dict().ordered()) return "OrderedDict";
+  if (is_dict() && as_dict().counter()) return "Counter";
   if (is_parameter()) return "Parameter";
   return std::string(kind_name(kind()));
 }
@@ -298,6 +299,7 @@ std::string Value::repr() const {
         out += v.repr();
         if (d.ordered()) out += ')';
       }
+      if (d.counter()) return "Counter({" + out + "})";
       if (!d.ordered()) return "{" + out + "}";
       return d.empty() ? "OrderedDict()" : "OrderedDict([" + out + "])";
     }

@@ -213,6 +213,11 @@ std::vector<std::pair<std::string, Value>> corpus() {
     ckpt.set("shared_list", Value::list({shared, shared}));
     ckpt.set("empty_dict", Value(Dict()));
     ckpt.set("empty_ordered", Value(Dict(true)));
+    Dict counter;  // MultiStepLR's milestones
+    counter.set_counter(true);
+    counter.set(2, 1);
+    counter.set(4, 2);
+    ckpt.set("counter", Value(counter));
     out.emplace_back("checkpoint", Value(ckpt));
   }
   {

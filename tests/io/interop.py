@@ -37,7 +37,7 @@ import torch.nn as nn
 
 # The globals torch 2.x's weights_only unpickler accepts that a wick file may use.
 ALLOWED_GLOBALS = {
-    'collections OrderedDict', 'torch._utils _rebuild_tensor_v2',
+    'collections OrderedDict', 'collections Counter', 'torch._utils _rebuild_tensor_v2',
     'torch._utils _rebuild_parameter', 'torch Size', '_codecs encode',
 } | {'torch ' + c + 'Storage' for c in (
     'Float', 'Double', 'Half', 'BFloat16', 'Char', 'Short', 'Int', 'Long', 'Byte', 'Bool',
@@ -103,7 +103,8 @@ class Describer:
             return out
         if isinstance(v, dict):
             ordered = isinstance(v, collections.OrderedDict)
-            out = {'type': 'OrderedDict' if ordered else 'dict',
+            counter = isinstance(v, collections.Counter)
+            out = {'type': 'OrderedDict' if ordered else 'Counter' if counter else 'dict',
                    'id': self._id(self.containers, id(v))}
             out['items'] = [[self(k), self(x)] for k, x in v.items()]
             meta = getattr(v, '_metadata', None) if ordered else None
@@ -239,6 +240,9 @@ def torch_corpus():
     sgd.step()
     sched.step()
     cases['steplr_state'] = {'scheduler': sched.state_dict(), 'optimizer': sgd.state_dict()}
+    multistep = torch.optim.lr_scheduler.MultiStepLR(
+        torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1), milestones=[2, 4, 4])
+    cases['multisteplr_state'] = multistep.state_dict()  # milestones is a Counter
     cases['general_checkpoint'] = {'epoch': 5, 'model_state_dict': model.state_dict(),
                                    'optimizer_state_dict': sgd.state_dict(), 'loss': 0.4}
     dt = collections.OrderedDict()
@@ -265,7 +269,8 @@ def torch_corpus():
         'tuple': (1, (), (1, 2, 3, 4), ('x',)), 'int_keys': {0: 'a', 7: 'b'},
         'bytes': b'\x00\x01\x7f\x80\xff', 'empty_bytes': b'', 'shared': [shared, shared],
         'long_list': list(range(2500)), 'empty_dict': {}, 'empty_list': [],
-        'ordered': collections.OrderedDict([('z', 1), ('a', 2)])}
+        'ordered': collections.OrderedDict([('z', 1), ('a', 2)]),
+        'counter': collections.Counter({'b': 2, 7: 1}), 'empty_counter': collections.Counter()}
     cases['requires_grad'] = {'leaf': torch.randn(3, requires_grad=True),
                               'param': nn.Parameter(torch.randn(2, 2)),
                               'frozen': nn.Parameter(torch.randn(2), requires_grad=False)}

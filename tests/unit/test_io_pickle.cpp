@@ -143,6 +143,26 @@ TEST(IoPickle, OrderedDictWithMetadata) {
   EXPECT_EQ(v.type_name(), "OrderedDict");
 }
 
+TEST(IoPickle, CounterIsADictOfItsOwnKind) {
+  // Python: pickle.dumps(Counter({'b': 2, 7: 1}), protocol=2)
+  std::string p =
+      "\x80\x02"
+      "ccollections\nCounter\nq\x00}q\x01("s +
+      str("b") + "K\x02K\x07K\x01u\x85q\x03Rq\x04."s;
+  Value v = unpickle(p);
+  EXPECT_TRUE(v.as_dict().counter());
+  EXPECT_FALSE(v.as_dict().ordered());
+  EXPECT_EQ(v.type_name(), "Counter");
+  EXPECT_EQ(v.repr(), "Counter({'b': 2, 7: 1})");
+  Value back = load_bytes(save_bytes(v));
+  EXPECT_TRUE(back.as_dict().counter());
+  EXPECT_EQ(back.repr(), v.repr());
+  EXPECT_NE(error_of("\x80\x02"
+                     "ccollections\nCounter\n]\x85R."s)
+                .find("must be a dict"),
+            std::string::npos);
+}
+
 TEST(IoPickle, TensorsFromPersistentIds) {
   Storages st;
   std::string p = "\x80\x02](" +

@@ -1,11 +1,16 @@
 // Reading and writing PyTorch checkpoint files (what torch.save writes).
 //
-//   wick::io::Value ckpt = wick::io::load("checkpoint.pt");   // any torch.save file
+//   wick::io::Value ckpt = wick::load("checkpoint.pt");       // any torch.save file
 //   wick::Tensor w = ckpt["model_state_dict"]["fc1.weight"].as_tensor();
 //
 //   wick::io::Dict sd(/*ordered=*/true);
 //   sd.set("weight", w);
-//   wick::io::save(wick::io::Value(sd), "weights.pt");        // torch.load reads it back
+//   wick::save(sd, "weights.pt");                             // torch.load reads it back
+//
+// wick::load and wick::save are these functions under shorter names; a model's
+// state_dict, an optimizer's state_dict and a general checkpoint dict are all
+// Values, so the recipe's `torch.save(model.state_dict(), PATH)` is
+// `wick::save(model.state_dict(), PATH)`.
 //
 // load() reads the zip format of PyTorch 1.6 to 2.x (and the older legacy
 // format). Storages saved from a GPU (`cuda:0` location tags) load to the CPU.
@@ -92,3 +97,8 @@ std::vector<std::byte> save_bytes(const Value& value, const SaveOptions& options
                                   std::string_view prefix = "archive");
 
 }  // namespace wick::io
+
+namespace wick {
+using io::load;
+using io::save;
+}  // namespace wick

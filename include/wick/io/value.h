@@ -98,7 +98,7 @@ class Value {
   /// True for a tensor that is an nn.Parameter.
   bool is_parameter() const;
   /// Python's type name of this value: kind_name(), "OrderedDict" for an
-  /// ordered dict and "Parameter" for a parameter.
+  /// ordered dict, "Counter" for a counter and "Parameter" for a parameter.
   std::string type_name() const;
 
   // ---- access (throw wick::Error on the wrong kind) -------------------------
@@ -171,8 +171,9 @@ std::ostream& operator<<(std::ostream& os, const Value& v);
 
 /// A dict that keeps insertion order, as Python's dict and OrderedDict do.
 /// Keys are None, bool, int or str (True and 1 are the same key, as in Python).
-/// `ordered()` tells a collections.OrderedDict (state_dicts) from a plain dict;
-/// the two pickle differently. A module state_dict's `_metadata` attribute
+/// `ordered()` tells a collections.OrderedDict (state_dicts) from a plain dict,
+/// and `counter()` a collections.Counter (MultiStepLR's milestones); the three
+/// pickle differently. A module state_dict's `_metadata` attribute
 /// (per-module versions) is kept in `metadata()`.
 class Dict {
  public:
@@ -183,6 +184,9 @@ class Dict {
 
   bool ordered() const { return ordered_; }
   void set_ordered(bool ordered) { ordered_ = ordered; }
+  /// True for a collections.Counter (never also ordered).
+  bool counter() const { return counter_; }
+  void set_counter(bool counter) { counter_ = counter; }
   size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
 
@@ -217,6 +221,7 @@ class Dict {
   // key -> position in items_, keyed by an encoding of the key (see key_id).
   std::unordered_map<std::string, size_t> index_;
   bool ordered_ = false;
+  bool counter_ = false;
   Value metadata_;
 };
 
