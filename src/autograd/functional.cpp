@@ -1,5 +1,5 @@
 // The functions of wick/autograd/functional.h: argument checks, the calls into
-// the kernels (src/kernels/{conv,pool,norm,softmax_loss}.*) and every backward
+// the kernels (src/kernels/{conv,index,pool,norm,softmax_loss}.*) and every backward
 // rule of these functions.
 #include "wick/autograd/functional.h"
 
@@ -11,6 +11,7 @@
 #include "core/layout.h"
 #include "kernels/blas.h"
 #include "kernels/conv.h"
+#include "kernels/index.h"
 #include "kernels/norm.h"
 #include "kernels/pool.h"
 #include "kernels/softmax_loss.h"
@@ -750,6 +751,114 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
                        }
                        return std::vector<Tensor>{need_x ? gx : Tensor(), gt};
                      });
+  }
+  return out;
+}
+
+// ---- layer normalisation and embedding ------------------------------------------
+
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  const char* op = "layer_norm";
+  check_input(input, op);
+  check_same_dtype(weight, input, op, "weight");
+  check_same_dtype(bias, input, op, "bias");
+  const int64_t k = int64_t(normalized_shape.size());
+  WICK_CHECK_AS(ShapeError, k >= 1, op,
+                ": expected normalized_shape to be at least 1-dimensional but got ",
+                normalized_shape);
+  for (auto [t, what] : {std::pair{&weight, "weight"}, {&bias, "bias"}})
+    WICK_CHECK_AS(ShapeError, !t->defined() || t->sizes() == normalized_shape, op, ": expected ",
+                  what, " of sizes ", normalized_shape, " (normalized_shape) but got sizes ",
+                  t->sizes());
+  const Shape& in = input.sizes();
+  WICK_CHECK_AS(ShapeError,
+                input.dim() >= k && std::equal(in.end() - k, in.end(), normalized_shape.begin()),
+                op, ": given normalized_shape=", normalized_shape, ", expected input whose last ",
+                k, " sizes are ", normalized_shape, " but got sizes ", in);
+  const int64_t rows = detail::checked_numel(Shape(in.begin(), in.end() - k), op);
+  const int64_t cols = detail::checked_numel(normalized_shape, op);
+
+  Tensor x = contiguous_raw(input), w = contiguous_or_undefined(weight);
+  Tensor b = contiguous_or_undefined(bias);
+  Tensor out = make_empty(in, input.dtype(), op);
+  // Per-row statistics, kept for backward.
+  Tensor mean = make_empty({rows}, input.dtype(), op), rstd = make_empty({rows}, input.dtype(), op);
+  if (cols > 0) {
+    visit_float(input.dtype(), [&]<class T>() {
+      kernels::layer_norm_forward<T>(x.data<T>(), rows, cols, ptr_or_null<T>(w), ptr_or_null<T>(b),
+                                     eps, out.data<T>(), mean.data<T>(), rstd.data<T>());
+    });
+  }
+
+  if (autograd::needs_grad({&input, &weight, &bias})) {
+    const bool need_x = input.requires_grad(), need_w = wants_grad(weight);
+    const bool need_b = wants_grad(bias);
+    record_optional(
+        out, "NativeLayerNormBackward0", {input, weight, bias},
+        [rows, cols, need_x, need_w, need_b, x = x.detach(), w = w.defined() ? w.detach() : w, mean,
+         rstd, normalized_shape](const Tensor& grad) {
+          Tensor g = grad_as(grad, x.dtype());
+          Tensor gx, gw, gb;
+          if (need_x) gx = make_empty(x.sizes(), x.dtype());
+          if (need_w) gw = make_empty(normalized_shape, x.dtype());
+          if (need_b) gb = make_empty(normalized_shape, x.dtype());
+          if (cols > 0) {
+            visit_float(x.dtype(), [&]<class T>() {
+              kernels::layer_norm_backward<T>(g.data<T>(), x.data<T>(), rows, cols, mean.data<T>(),
+                                              rstd.data<T>(), ptr_or_null<T>(w),
+                                              mut_ptr_or_null<T>(gx), mut_ptr_or_null<T>(gw),
+                                              mut_ptr_or_null<T>(gb));
+            });
+          }
+          return std::vector<Tensor>{gx, gw, gb};
+        });
+  }
+  return out;
+}
+
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
+  const char* op = "embedding";
+  check_defined(indices, op, "indices");
+  check_defined(weight, op, "weight");
+  autograd::check_float(weight, op);
+  WICK_CHECK_AS(DTypeError, indices.dtype() == DType::Int64 || indices.dtype() == DType::Int32, op,
+                ": expected indices of dtype int64 (or int32) but got ", indices.dtype());
+  WICK_CHECK_AS(ShapeError, weight.dim() == 2, op,
+                ": expected weight of 2 dims [num_embeddings, embedding_dim] but got sizes ",
+                weight.sizes());
+  const int64_t num = weight.size(0), dim = weight.size(1);
+  int64_t pad = -1;  // no row is skipped
+  if (padding_idx) {
+    WICK_CHECK(*padding_idx >= -num && *padding_idx < num, op, ": padding_idx ", *padding_idx,
+               " is out of range for weight with ", num, " rows");
+    pad = *padding_idx < 0 ? *padding_idx + num : *padding_idx;
+  }
+  Tensor idx = contiguous_raw(indices.dtype() == DType::Int64 ? indices : indices.to(DType::Int64));
+  const int64_t* pi = idx.data<int64_t>();
+  const int64_t n = idx.numel();
+  for (int64_t i = 0; i < n; ++i)
+    WICK_CHECK_AS(IndexError, pi[i] >= 0 && pi[i] < num, op, ": index ", pi[i],
+                  " is out of range for weight of sizes ", weight.sizes(),
+                  " (num_embeddings = ", num, ")");
+  Shape out_sizes = indices.sizes();
+  out_sizes.push_back(dim);
+  Tensor w = contiguous_raw(weight);
+  Tensor out = make_empty(out_sizes, weight.dtype(), op);
+  visit_float(weight.dtype(),
+              [&]<class T>() { kernels::gather_rows<T>(w.data<T>(), dim, pi, n, out.data<T>()); });
+  if (autograd::needs_grad(weight)) {
+    autograd::record(
+        out, "EmbeddingBackward0", {weight},
+        [idx, n, pad, w_sizes = weight.sizes(), dtype = weight.dtype()](const Tensor& grad) {
+          Tensor g = grad_as(grad, dtype);
+          Tensor gw = zeros(w_sizes, {.dtype = dtype});
+          visit_float(dtype, [&]<class T>() {
+            kernels::scatter_add_rows<T>(g.data<T>(), w_sizes[1], idx.data<int64_t>(), n, pad,
+                                         gw.data<T>());
+          });
+          return std::vector<Tensor>{gw};
+        });
   }
   return out;
 }

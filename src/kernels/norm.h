@@ -1,8 +1,9 @@
-// Internal: batch normalisation kernels for float and double.
+// Internal: batch and layer normalisation kernels for float and double.
 //
-// Data is contiguous [N, C, S] (S = product of the spatial sizes, 1 for [N, C]
-// input); per-channel vectors have C elements. Arguments are checked by the
-// caller (src/autograd/functional.cpp).
+// Batch norm data is contiguous [N, C, S] (S = product of the spatial sizes, 1
+// for [N, C] input); per-channel vectors have C elements. Layer norm data is
+// contiguous [R, D]: R rows, each normalised over its D elements. Arguments are
+// checked by the caller (src/autograd/functional.cpp).
 #pragma once
 
 #include <cstdint>
@@ -26,5 +27,19 @@ template <class T>
 void batch_norm_backward(const T* grad_out, const T* x, int64_t n, int64_t c, int64_t s,
                          const T* mean, const T* invstd, const T* weight, bool training,
                          T* grad_input, T* grad_weight, T* grad_bias);
+
+/// Layer norm of x [rows, cols]: y = (x - mean[r]) * rstd[r] * weight[j] +
+/// bias[j], with the biased variance. Writes the per-row mean and rstd = 1 /
+/// sqrt(var + eps) for backward. weight / bias may be null (ones / zeros).
+template <class T>
+void layer_norm_forward(const T* x, int64_t rows, int64_t cols, const T* weight, const T* bias,
+                        double eps, T* y, T* mean, T* rstd);
+
+/// Gradients of layer_norm_forward given its saved mean and rstd. weight may
+/// be null (ones); any of grad_input, grad_weight, grad_bias may be null.
+template <class T>
+void layer_norm_backward(const T* grad_out, const T* x, int64_t rows, int64_t cols, const T* mean,
+                         const T* rstd, const T* weight, T* grad_input, T* grad_weight,
+                         T* grad_bias);
 
 }  // namespace wick::kernels

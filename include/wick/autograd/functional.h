@@ -48,10 +48,22 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
                   const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
                   double eps = 1e-5);
 
+/// Layer normalisation over the last normalized_shape.size() dims of input:
+/// (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance.
+/// weight / bias have sizes normalized_shape or are undefined.
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                  double eps = 1e-5);
+
+/// Rows of `weight` [num_embeddings, dim] picked by the int64 `indices` (any
+/// shape); the result has sizes indices.sizes() + [dim]. Rows at padding_idx
+/// get no gradient. Throws IndexError naming an index out of range.
+Tensor embedding(const Tensor& indices, const Tensor& weight,
+                 std::optional<int64_t> padding_idx = std::nullopt);
+
 /// Zeroes each element with probability p and scales the rest by 1/(1-p) in
 /// training; the identity otherwise.
-Tensor dropout(const Tensor& input, double p = 0.5, bool training = true,
-               Generator* gen = nullptr);
+Tensor dropout(const Tensor& input, double p = 0.5, bool training = true, Generator* gen = nullptr);
 
 Tensor softmax(const Tensor& input, int64_t dim);
 Tensor log_softmax(const Tensor& input, int64_t dim);
