@@ -1,0 +1,73 @@
+// Activation layers: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax (torch.nn's).
+//
+// Modules without parameters that apply one function, for use in Sequential
+// and wherever a model wants the function as a named child. They print as
+// PyTorch prints them (`ReLU()`, `ReLU(inplace=True)`, `Softmax(dim=1)`).
+//
+//   nn::Sequential head(nn::Linear(84, 10), nn::LogSoftmax(1));
+//
+// Inside a forward, the free functions (wick::relu, functional::softmax) do
+// the same without a module.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "wick/core/tensor.h"
+#include "wick/nn/module.h"
+
+namespace wick::nn {
+
+/// torch.nn.ReLU: max(x, 0) elementwise. With `inplace` the result is written
+/// into the input and the input is returned, as in PyTorch, when autograd does
+/// not record the call (no grad mode, or an input that does not require
+/// grad); when it does, wick computes out of place (it has no in-place
+/// autograd), so the input is left unchanged and the result is the same.
+class ReLU : public Module {
+ public:
+  explicit ReLU(bool inplace = false) : inplace(inplace) {}
+  Tensor forward(const Tensor& input) override;
+  /// Empty, or `inplace=True`.
+  std::string extra_repr() const override;
+
+  bool inplace;
+};
+
+/// torch.nn.Sigmoid: 1 / (1 + exp(-x)) elementwise.
+class Sigmoid : public Module {
+ public:
+  Tensor forward(const Tensor& input) override;
+};
+
+/// torch.nn.Tanh: tanh(x) elementwise.
+class Tanh : public Module {
+ public:
+  Tensor forward(const Tensor& input) override;
+};
+
+/// torch.nn.Softmax: exp(x) / sum(exp(x)) along `dim`. Without a dim, PyTorch's
+/// legacy choice is made per input: dim 0 for 0-, 1- and 3-dim inputs, else 1.
+class Softmax : public Module {
+ public:
+  explicit Softmax(std::optional<int64_t> dim = std::nullopt) : dim(dim) {}
+  Tensor forward(const Tensor& input) override;
+  /// `dim=1`, or `dim=None`.
+  std::string extra_repr() const override;
+
+  std::optional<int64_t> dim;
+};
+
+/// torch.nn.LogSoftmax: log(softmax(x)) along `dim`, computed stably. The dim
+/// is optional as for Softmax.
+class LogSoftmax : public Module {
+ public:
+  explicit LogSoftmax(std::optional<int64_t> dim = std::nullopt) : dim(dim) {}
+  Tensor forward(const Tensor& input) override;
+  /// `dim=1`, or `dim=None`.
+  std::string extra_repr() const override;
+
+  std::optional<int64_t> dim;
+};
+
+}  // namespace wick::nn

@@ -1,0 +1,33 @@
+#include "wick/nn/dropout.h"
+
+#include "core/format.h"
+#include "wick/autograd/functional.h"
+#include "wick/autograd/grad_mode.h"
+#include "wick/core/error.h"
+
+namespace wick::nn {
+
+Dropout::Dropout(double p, DropoutOptions options)
+    : p(p), inplace(options.inplace), generator(options.generator) {
+  // PyTorch's ValueError text.
+  WICK_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got ",
+             wick::detail::python_float_repr(p, true));
+}
+
+Tensor Dropout::forward(const Tensor& input) {
+  if (!is_training()) return input;
+  Tensor out = functional::dropout(input, p, true, generator);
+  // See ReLU: in place only when no graph refers to the input.
+  if (inplace && !(GradMode::is_enabled() && input.requires_grad())) {
+    input.copy_(out);
+    return input;
+  }
+  return out;
+}
+
+std::string Dropout::extra_repr() const {
+  return "p=" + wick::detail::python_float_repr(p, true) +
+         ", inplace=" + (inplace ? "True" : "False");
+}
+
+}  // namespace wick::nn
