@@ -7,6 +7,6 @@ if [[ "${WICK_SKIP_SETUP:-0}" != 1 ]]; then
   scripts/setup.sh
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target tensor_basics
+cmake --build build --target what_is_state_dict
 echo
-exec build/bin/tensor_basics
+exec build/bin/what_is_state_dict

@@ -41,6 +41,8 @@
 #include "wick/nn/pooling.h"
 #include "wick/optim/sgd.h"
 
+#include "seed_net.h"
+
 namespace nn = wick::nn;
 using json = nlohmann::json;
 using wick::Tensor;
@@ -48,23 +50,7 @@ using wick::Tensor;
 // ---- the models (mirrored in nn_interop.py) ------------------------------------
 
 /// The seed Net of the recipe "What is a state_dict".
-struct Net : nn::Module {
-  nn::Conv2d& conv1 = register_module("conv1", nn::Conv2d(3, 6, 5));
-  nn::MaxPool2d& pool = register_module("pool", nn::MaxPool2d(2, 2));
-  nn::Conv2d& conv2 = register_module("conv2", nn::Conv2d(6, 16, 5));
-  nn::Linear& fc1 = register_module("fc1", nn::Linear(16 * 5 * 5, 120));
-  nn::Linear& fc2 = register_module("fc2", nn::Linear(120, 84));
-  nn::Linear& fc3 = register_module("fc3", nn::Linear(84, 10));
-
-  Tensor forward(const Tensor& input) override {
-    Tensor x = pool(wick::relu(conv1(input)));
-    x = pool(wick::relu(conv2(x)));
-    x = x.view({-1, 16 * 5 * 5});
-    x = wick::relu(fc1(x));
-    x = wick::relu(fc2(x));
-    return fc3(x);
-  }
-};
+using Net = wick::testing::SeedNet;
 
 /// BatchNorm in its variants: affine=False, track_running_stats=False,
 /// momentum=None.
