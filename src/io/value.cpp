@@ -369,4 +369,32 @@ std::vector<Value> Dict::keys() const {
   return out;
 }
 
+namespace {
+
+void flatten_into(const Value& v, const std::string& path, size_t depth,
+                  std::vector<std::pair<std::string, Value>>& out) {
+  // Trees from files are bounded by the loader's max_depth; values built in
+  // code could still contain themselves.
+  WICK_CHECK(depth < 10000, "flatten: value nested deeper than 10000 levels at '", path, "'");
+  auto child = [&](const std::string& part) { return path.empty() ? part : path + "." + part; };
+  if ((v.is_list() || v.is_tuple()) && v.size() > 0) {
+    const List& items = v.as_sequence();
+    for (size_t i = 0; i < items.size(); ++i)
+      flatten_into(items[i], child(std::to_string(i)), depth + 1, out);
+  } else if (v.is_dict() && v.size() > 0) {
+    for (const auto& [k, x] : v.as_dict())
+      flatten_into(x, child(k.is_string() ? k.as_string() : k.repr()), depth + 1, out);
+  } else {
+    out.emplace_back(path, v);
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, Value>> flatten(const Value& value) {
+  std::vector<std::pair<std::string, Value>> out;
+  flatten_into(value, "", 0, out);
+  return out;
+}
+
 }  // namespace wick::io

@@ -124,3 +124,30 @@ TEST(IoValue, ReprIsPythons) {
   EXPECT_EQ(Value(std::nan("")).repr(), "nan");
   EXPECT_EQ(Value(-INFINITY).repr(), "-inf");
 }
+
+TEST(IoValue, FlattenNamesLeavesByDottedPaths) {
+  Dict state;
+  Dict s0;
+  s0.set("momentum_buffer", wick::zeros({2}));
+  state.set(0, Value(s0));
+  Dict group;
+  group.set("lr", 0.01);
+  group.set("betas", Value::tuple({0.9, 0.999}));
+  group.set("params", Value::list({0}));
+  Dict opt;
+  opt.set("state", Value(state));
+  opt.set("param_groups", Value::list({Value(group)}));
+  opt.set("empty", Value(Dict()));
+  auto leaves = flatten(Value(opt));
+  std::vector<std::string> names;
+  for (const auto& [name, v] : leaves) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"state.0.momentum_buffer", "param_groups.0.lr",
+                                             "param_groups.0.betas.0", "param_groups.0.betas.1",
+                                             "param_groups.0.params.0", "empty"}));
+  EXPECT_TRUE(leaves[0].second.is_tensor());
+  EXPECT_EQ(leaves[3].second.as_float(), 0.999);
+  EXPECT_TRUE(leaves[5].second.is_dict());
+  auto root = flatten(Value(3));
+  ASSERT_EQ(root.size(), 1u);
+  EXPECT_EQ(root[0].first, "");
+}

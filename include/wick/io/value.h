@@ -225,4 +225,13 @@ class Dict {
   Value metadata_;
 };
 
+/// The leaves of a value tree with their dotted paths, depth first in order:
+/// dict keys (a str as it is, other keys as their repr) and list or tuple
+/// indices are the path's parts, joined by "." —
+/// `optimizer_state_dict.state.0.momentum_buffer`, `param_groups.0.betas.1`.
+/// Leaves are tensors, scalars, strings, bytes and empty containers; a leaf
+/// at the root has the path "". A value reached twice (a shared list) is
+/// listed under each path, as Python would walk it.
+std::vector<std::pair<std::string, Value>> flatten(const Value& value);
+
 }  // namespace wick::io
