@@ -35,6 +35,9 @@ import zipfile
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from seed_net import Net  # noqa: E402
+
 # The globals torch 2.x's weights_only unpickler accepts that a wick file may use.
 ALLOWED_GLOBALS = {
     'collections OrderedDict', 'collections Counter', 'torch._utils _rebuild_tensor_v2',
@@ -169,23 +172,6 @@ def run(exe, *args):
 
 
 # ---- torch writes, wick reads ---------------------------------------------------------
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 5)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = self.pool(torch.relu(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
-        x = torch.flatten(x, 1)
-        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
-
 
 class Evil:
     def __reduce__(self):
@@ -351,7 +337,7 @@ def torch_to_wick(exe, work):
     module_path = os.path.join(src_dir, 'whole_module.pt')
     torch.save(Net(), module_path)
     r = run(exe, 'describe', module_path)
-    res.check('whole module refused', r.returncode == 1 and '__main__.Net' in r.stderr
+    res.check('whole module refused', r.returncode == 1 and 'seed_net.Net' in r.stderr
               and 'state_dict()' in r.stderr, r.stderr)
     evil_path = os.path.join(src_dir, 'evil.pt')
     torch.save({'x': Evil()}, evil_path)
