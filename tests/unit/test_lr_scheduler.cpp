@@ -85,7 +85,7 @@ TEST(LRSchedulerTest, MultiStepLRCountsRepeatedMilestones) {
   }
   EXPECT_EQ(seen, (std::vector<double>{1.0, 0.25, 0.25, 0.125, 0.125}));
   io::Value sd = sched.state_dict();
-  EXPECT_EQ(sd["milestones"].repr(), "{2: 2, 4: 1}");
+  EXPECT_EQ(sd["milestones"].repr(), "Counter({2: 2, 4: 1})");  // a collections.Counter, as PyTorch
 }
 
 TEST(LRSchedulerTest, ExponentialLRMultipliesEachStep) {
