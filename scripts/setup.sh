@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package wick needs to build, test and run: the
-# toolchain, its libraries, and PyTorch + NumPy for the interop tests.
+# toolchain, its libraries, PyTorch + NumPy for the interop tests, and the
+# Fashion-MNIST dataset for the training demo.
 # Idempotent: when everything is present it changes nothing and needs no
 # network. Runs as root, or through sudo when not root.
 set -euo pipefail
@@ -11,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy
   clang-format
+  dataset-fashion-mnist
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

@@ -49,3 +49,10 @@
 #include "wick/optim/optimizer.h"
 #include "wick/optim/rmsprop.h"
 #include "wick/optim/sgd.h"
+
+#include "wick/data/cifar.h"
+#include "wick/data/dataloader.h"
+#include "wick/data/dataset.h"
+#include "wick/data/idx.h"
+#include "wick/data/mnist.h"
+#include "wick/data/transforms.h"
