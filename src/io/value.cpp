@@ -299,7 +299,7 @@ std::string Value::repr() const {
         out += v.repr();
         if (d.ordered()) out += ')';
       }
-      if (d.counter()) return "Counter({" + out + "})";
+      if (d.counter()) return d.empty() ? "Counter()" : "Counter({" + out + "})";
       if (!d.ordered()) return "{" + out + "}";
       return d.empty() ? "OrderedDict()" : "OrderedDict([" + out + "])";
     }

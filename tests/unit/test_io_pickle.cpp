@@ -157,6 +157,9 @@ TEST(IoPickle, CounterIsADictOfItsOwnKind) {
   Value back = load_bytes(save_bytes(v));
   EXPECT_TRUE(back.as_dict().counter());
   EXPECT_EQ(back.repr(), v.repr());
+  Dict empty;
+  empty.set_counter(true);
+  EXPECT_EQ(Value(empty).repr(), "Counter()");  // as Python prints it
   EXPECT_NE(error_of("\x80\x02"
                      "ccollections\nCounter\n]\x85R."s)
                 .find("must be a dict"),
