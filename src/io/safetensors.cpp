@@ -191,21 +191,26 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
 }
 
 void write(const Dict& tensors, const std::vector<std::pair<std::string, std::string>>& metadata,
-           detail::Sink sink) {
+           const SaveOptions& options, detail::Sink sink) {
   struct Item {
     std::string name;
-    Tensor t;
+    Tensor t;  // as given: cast and made contiguous only when written
+    DType dtype;
     const STDType* type;
   };
   std::vector<Item> items;
+  uint64_t total = 0, done = 0;
   for (const auto& [k, v] : tensors) {
     WICK_CHECK(k.is_string(), "save_safetensors: keys must be str, got ", k.type_name());
     WICK_CHECK(v.is_tensor(), "save_safetensors: '", k.as_string(), "' is a ", v.type_name(),
                ", not a tensor");
-    const STDType* type = type_of(v.as_tensor().dtype());
-    WICK_CHECK(type, "save_safetensors: '", k.as_string(), "' is ", v.as_tensor().dtype(),
+    DType dtype = v.as_tensor().dtype();
+    if (options.floating_dtype && is_floating_point(dtype)) dtype = *options.floating_dtype;
+    const STDType* type = type_of(dtype);
+    WICK_CHECK(type, "save_safetensors: '", k.as_string(), "' is ", dtype,
                ", which safetensors cannot hold");
-    items.push_back({k.as_string(), v.as_tensor().contiguous(), type});
+    items.push_back({k.as_string(), v.as_tensor(), dtype, type});
+    total += uint64_t(v.as_tensor().numel() * element_size(dtype));
   }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     if (a.type->rank != b.type->rank) return a.type->rank > b.type->rank;
@@ -225,7 +230,7 @@ void write(const Dict& tensors, const std::vector<std::pair<std::string, std::st
   for (const Item& it : items) {
     WICK_CHECK(detail::valid_utf8(it.name), "save_safetensors: name is not UTF-8");
     WICK_CHECK(it.name != "__metadata__", "save_safetensors: '__metadata__' is reserved");
-    uint64_t n = uint64_t(it.t.nbytes());
+    uint64_t n = uint64_t(it.t.numel() * element_size(it.dtype));
     j[it.name] = {
         {"dtype", it.type->name}, {"shape", it.t.sizes()}, {"data_offsets", {offset, offset + n}}};
     offset += n;
@@ -235,7 +240,22 @@ void write(const Dict& tensors, const std::vector<std::pair<std::string, std::st
   uint64_t len = header.size();
   sink(&len, 8);
   sink(header.data(), header.size());
-  for (const Item& it : items) sink(it.t.data_ptr(), size_t(it.t.nbytes()));
+  // One tensor is converted at a time, so a cast or a view costs memory for
+  // that tensor only; big ones are written in parts for progress reports.
+  constexpr size_t kChunk = size_t(64) << 20;
+  for (const Item& it : items) {
+    Tensor t = it.t.to(it.dtype).contiguous();
+    const auto* p = static_cast<const std::byte*>(t.data_ptr());
+    size_t n = size_t(t.nbytes());
+    for (size_t off = 0; off < n;) {
+      size_t m = std::min(n - off, kChunk);
+      sink(p + off, m);
+      off += m;
+      done += m;
+      if (options.progress) options.progress(done, total);
+    }
+  }
+  if (options.progress) options.progress(total, total);
 }
 
 }  // namespace
@@ -254,14 +274,14 @@ void save_safetensors(const Dict& tensors, const std::string& path,
                       const std::vector<std::pair<std::string, std::string>>& metadata,
                       const SaveOptions& options) {
   detail::AtomicFile file(path);
-  write(tensors, metadata, [&](const void* p, size_t n) { file.write(p, n); });
+  write(tensors, metadata, options, [&](const void* p, size_t n) { file.write(p, n); });
   file.commit(options.fsync);
 }
 
 std::vector<std::byte> save_safetensors_bytes(
     const Dict& tensors, const std::vector<std::pair<std::string, std::string>>& metadata) {
   std::vector<std::byte> out;
-  write(tensors, metadata, [&](const void* p, size_t n) {
+  write(tensors, metadata, {}, [&](const void* p, size_t n) {
     out.insert(out.end(), static_cast<const std::byte*>(p), static_cast<const std::byte*>(p) + n);
   });
   return out;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -35,7 +36,12 @@ void swap_bytes(std::byte* p, size_t nbytes, size_t esize) {
 
 class FloatingConverter {
  public:
-  explicit FloatingConverter(DType to) : to_(to) {}
+  /// Makes the converted copy of a whole storage (given as a 1-D tensor).
+  using MakeStorage = std::function<std::shared_ptr<Storage>(const Tensor& whole, DType to)>;
+
+  explicit FloatingConverter(DType to, MakeStorage make = {}) : to_(to), make_(std::move(make)) {
+    if (!make_) make_ = [](const Tensor& whole, DType t) { return whole.to(t, true).storage(); };
+  }
 
   void visit(const Value& v) {
     if (!v.is_list() && !v.is_tuple() && !v.is_dict()) return;
@@ -57,6 +63,29 @@ class FloatingConverter {
     }
   }
 
+  // A copy of the tree with converted tensors, leaving `v` as it is: new
+  // containers, shared ones (and cycles) still shared, as in `v`.
+  Value rebuild(const Value& v) {
+    if (!v.is_list() && !v.is_tuple() && !v.is_dict()) return convert(v);
+    const void* id = v.is_dict() ? static_cast<const void*>(&v.as_dict())
+                                 : static_cast<const void*>(&v.as_sequence());
+    if (auto it = copies_.find(id); it != copies_.end()) return it->second;
+    if (v.is_dict()) {
+      const Dict& d = v.as_dict();
+      Dict copy(d.ordered());
+      copy.set_counter(d.counter());
+      copy.set_metadata(d.metadata());
+      Value out(std::move(copy));
+      copies_.emplace(id, out);
+      for (const auto& [k, x] : d) out.as_dict().set(k, rebuild(x));
+      return out;
+    }
+    Value out = v.is_list() ? Value::list() : Value::tuple();
+    copies_.emplace(id, out);
+    for (const Value& x : v.as_sequence()) out.as_sequence().push_back(rebuild(x));
+    return out;
+  }
+
   Value convert(const Value& v) {
     if (!v.is_tensor() || !is_floating_point(v.as_tensor().dtype()) || v.as_tensor().dtype() == to_)
       return v;
@@ -71,7 +100,7 @@ class FloatingConverter {
       whole->sizes = {int64_t(t.storage()->nbytes()) / t.element_size()};
       whole->strides = {1};
       whole->dtype = t.dtype();
-      converted = Tensor(whole).to(to_, /*copy=*/true).storage();
+      converted = make_(Tensor(whole), to_);
     }
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = converted;
@@ -93,7 +122,9 @@ class FloatingConverter {
     }
   };
   DType to_;
+  MakeStorage make_;
   std::unordered_set<const void*> seen_;
+  std::unordered_map<const void*, Value> copies_;
   std::unordered_map<const Storage*, std::shared_ptr<Storage>> storages_;
   std::unordered_map<std::pair<const void*, bool>, Value, PairHash> tensors_;
 };
@@ -207,14 +238,48 @@ Value load_source(const Source& src, const LoadOptions& options) {
 
 // ---- saving -------------------------------------------------------------------
 
+// How much tensor data is written between two progress reports.
+constexpr size_t kProgressChunk = size_t(64) << 20;
+
 void write_archive(const Value& value, const std::string& prefix, const SaveOptions& options,
                    detail::Sink sink) {
+  // A cast pickles a copy of the tree whose floating tensors view placeholder
+  // storages (the converted size, no memory); each is converted from its
+  // source just before it is written, so only one converted storage exists
+  // at a time.
+  Value tree = value;
+  std::unordered_map<const Storage*, Tensor> sources;
+  if (options.floating_dtype) {
+    FloatingConverter c(*options.floating_dtype, [&](const Tensor& whole, DType to) {
+      auto placeholder =
+          Storage::borrow(nullptr, size_t(whole.numel() * element_size(to)), nullptr);
+      sources.emplace(placeholder.get(), whole);
+      return placeholder;
+    });
+    tree = c.rebuild(value);
+  }
   std::vector<detail::PickledStorage> storages;
-  std::string pkl = detail::pickle(value, storages);
+  std::string pkl = detail::pickle(tree, storages);
+  uint64_t total = 0, done = 0;
+  for (const auto& s : storages) total += uint64_t(s.numel * element_size(s.dtype));
+  // ZipWriter hands a record's payload to the sink in one call with the
+  // caller's pointer; that call is split so that progress moves within big
+  // storages.
+  const std::byte* payload = nullptr;
+  auto counting = [&, sink = std::move(sink)](const void* p, size_t n) {
+    if (p != payload || !options.progress) return sink(p, n);
+    for (size_t off = 0; off < n;) {
+      size_t m = std::min(n - off, kProgressChunk);
+      sink(static_cast<const std::byte*>(p) + off, m);
+      off += m;
+      done += m;
+      options.progress(done, total);
+    }
+  };
   auto bytes = [](std::string_view s) {
     return std::span<const std::byte>(reinterpret_cast<const std::byte*>(s.data()), s.size());
   };
-  detail::ZipWriter zip(std::move(sink));
+  detail::ZipWriter zip(counting);
   std::string p = prefix + "/";
   zip.add(p + "data.pkl", bytes(pkl));
   if (options.layout == ZipLayout::Torch2) {
@@ -229,11 +294,17 @@ void write_archive(const Value& value, const std::string& prefix, const SaveOpti
               [](size_t a, size_t b) { return std::to_string(a) < std::to_string(b); });
   for (size_t i : order) {
     const auto& s = storages[i];
+    std::shared_ptr<Storage> data = s.storage;
+    if (auto it = sources.find(data.get()); it != sources.end())
+      data = it->second.to(s.dtype, /*copy=*/true).storage();
     size_t n = size_t(s.numel * element_size(s.dtype));
-    zip.add(p + "data/" + std::to_string(i), std::span<const std::byte>(s.storage->data(), n));
+    payload = data->data();
+    zip.add(p + "data/" + std::to_string(i), std::span<const std::byte>(data->data(), n));
+    payload = nullptr;
   }
   zip.add(p + "version", bytes("3\n"));
   zip.finish();
+  if (options.progress) options.progress(total, total);
 }
 
 // torch names the archive folder after the file: its base name without the

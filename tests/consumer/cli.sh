@@ -44,8 +44,16 @@ expect "--version prints nothing on stderr" test ! -s "$tmp/err"
 
 run 0 --help
 expect "--help shows usage" grep -q '^Usage: wick' "$tmp/out"
-expect "--help names the planned subcommands" grep -q 'inspect' "$tmp/out"
-expect "--help says they are not implemented yet" grep -q 'not implemented yet' "$tmp/out"
+for cmd in inspect convert diff verify; do
+  expect "--help lists '$cmd' with its summary" grep -Eq "^ +$cmd +[a-z]" "$tmp/out"
+done
+expect "--help says nothing is unimplemented" test -z "$(grep -i 'not implemented' "$tmp/out")"
+
+for cmd in inspect convert diff verify; do
+  run 0 "$cmd" --help
+  expect "wick $cmd --help shows its usage" grep -q "^Usage: wick $cmd" "$tmp/out"
+  expect "wick $cmd --help prints nothing on stderr" test ! -s "$tmp/err"
+done
 
 run 0
 expect "no arguments prints the help" grep -q '^Usage: wick' "$tmp/out"
@@ -53,8 +61,14 @@ expect "no arguments prints the help" grep -q '^Usage: wick' "$tmp/out"
 usage_error --no-such-option
 usage_error no-such-command
 usage_error -x
-usage_error inspect model.pt
-expect "a planned subcommand is named as planned" grep -q "planned" "$tmp/err"
+usage_error inspect
+expect "a usage error points at the subcommand's help" grep -q "wick inspect --help" "$tmp/err"
+usage_error inspect a.pt b.pt
+usage_error diff a.pt
+usage_error diff a.pt b.pt --atol -1
+usage_error convert a.pt b.txt
+usage_error convert a.pt b.pt --dtype int8
+usage_error verify --no-such-option a.pt
 
 if ((failures)); then
   echo "cli: $failures check(s) failed" >&2

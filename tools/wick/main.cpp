@@ -1,35 +1,25 @@
-// wick: the command-line companion of the library, for looking at and
-// converting checkpoints without writing a program.
+// wick: the command-line companion of the library, for looking at, checking,
+// comparing and converting checkpoints without writing a program.
 //
-// Exit codes: 0 success, 1 the operation failed (bad file, I/O error),
-// 2 bad usage. Errors are one line on stderr: `wick: error: ...`.
+// Exit codes: 0 success (equal, sound); 1 a negative answer from diff or
+// verify; 2 bad usage or a file that cannot be read or is malformed, with one
+// line on stderr: `wick: error: ...`. Every exception ends here, so the
+// program never dies of one.
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <exception>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "wick/wick.h"
+#include "cli.h"
+#include "wick/version.h"
 
 namespace {
 
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-
-// Subcommands that are designed but not written yet; named in --help so that
-// nobody has to guess, and refused with a clear message when used.
-struct Planned {
-  const char* name;
-  const char* summary;
-};
-constexpr Planned kPlanned[] = {
-    {"inspect", "list a checkpoint's entries: names, dtypes, shapes, sizes"},
-    {"convert", "convert between PyTorch (.pt/.pth) and safetensors files"},
-    {"diff", "compare two checkpoints entry by entry"},
-    {"verify", "check that a checkpoint is well formed and loadable"},
-};
+using namespace wick::cli;
 
 std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
@@ -37,53 +27,37 @@ std::string one_line(std::string s) {
   return s;
 }
 
-int error(const std::string& message, int code) {
+int error(const std::string& message) {
+  std::cout.flush();
   std::cerr << "wick: error: " << one_line(message) << "\n";
-  return code;
-}
-
-std::string planned_footer() {
-  std::string s = "Planned subcommands (not implemented yet):\n";
-  for (const Planned& p : kPlanned) {
-    s += "  ";
-    s += p.name;
-    s += std::string(10 - std::string(p.name).size(), ' ');
-    s += p.summary;
-    s += "\n";
-  }
-  return s;
+  return kExitError;
 }
 
 int run(int argc, char** argv) {
   CLI::App app{"wick " WICK_VERSION_STRING
-               ": the command-line tool of the wick library, which reads, trains and writes\n"
-               "neural networks whose checkpoints are PyTorch's own files.",
+               ": look at, check, compare and convert PyTorch and safetensors\n"
+               "checkpoints without writing code or installing PyTorch.",
                "wick"};
   app.set_version_flag("--version", "wick " WICK_VERSION_STRING);
-  app.footer(planned_footer());
-  // Words that are not options are checked below, to name planned subcommands.
-  app.allow_extras();
+  app.require_subcommand(0, 1);
+  const Command commands[] = {add_inspect(app), add_verify(app), add_diff(app), add_convert(app)};
+  app.footer(
+      "Exit status: 0 success; 1 diff found differences or verify found a problem;\n"
+      "2 bad usage or an unreadable or malformed file. 'wick <command> --help' for more.");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    return error(e.what() + std::string(" (see 'wick --help')"), kExitUsage);
+    std::string where = "wick";
+    for (const Command& c : commands)
+      if (c.app->parsed()) where += " " + c.app->get_name();
+    return error(e.what() + (" (see '" + where + " --help')"));
   }
-
-  const std::vector<std::string> rest = app.remaining();
-  if (!rest.empty()) {
-    for (const Planned& p : kPlanned) {
-      if (rest.front() == p.name) {
-        return error("'" + rest.front() + "' is planned but not implemented yet", kExitUsage);
-      }
-    }
-    const char* what = rest.front().starts_with('-') ? "unknown option" : "unknown command";
-    return error(std::string(what) + " '" + rest.front() + "' (see 'wick --help')", kExitUsage);
-  }
-
+  for (const Command& c : commands)
+    if (c.app->parsed()) return c.run();
   std::cout << app.help();
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace
@@ -91,9 +65,15 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
-  } catch (const wick::Error& e) {
-    return error(e.what(), kExitFailure);
+  } catch (const FileError& e) {
+    return error(printable(e.file) + ": " + e.what());
+  } catch (const UsageError& e) {
+    return error(std::string(e.what()) + " (see 'wick " + e.command + " --help')");
+  } catch (const std::bad_alloc&) {
+    return error("out of memory");
   } catch (const std::exception& e) {
-    return error(e.what(), kExitFailure);
+    return error(e.what());
+  } catch (...) {
+    return error("unexpected failure");
   }
 }

@@ -50,7 +50,9 @@ SafetensorsFile load_safetensors_bytes(std::span<const std::byte> bytes,
                                        const LoadOptions& options = {});
 
 /// Saves a dict of str -> tensor (or Parameter) with optional metadata.
-/// Throws wick::Error for other keys or values and for complex128 tensors.
+/// Of the options, `fsync`, `floating_dtype` (each tensor is cast as it is
+/// written) and `progress` apply. Throws wick::Error for other keys or values
+/// and for complex128 tensors.
 void save_safetensors(const Dict& tensors, const std::string& path,
                       const std::vector<std::pair<std::string, std::string>>& metadata = {},
                       const SaveOptions& options = {});

@@ -31,13 +31,21 @@
 // shapes, bytes and storage sharing. It is crash-safe: the file is written under
 // a temporary name in the same directory, synced and renamed over the target,
 // so an error or a crash leaves the previous file intact.
+//
+// For tools that look at files rather than load them: detect_format() tells a
+// file's container by its content, version_records() lists an archive's small
+// version records, and verify() checks a file completely (structure, every
+// record's CRC-32) and names the first problem with its record and offset.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "wick/core/dtype.h"
@@ -82,6 +90,14 @@ struct SaveOptions {
   /// fsync the file and its directory before returning. Turning this off
   /// keeps the atomic rename but not durability across a power loss.
   bool fsync = true;
+  /// Cast every floating-point tensor (float16/32/64, bfloat16) to this dtype
+  /// while writing. One storage is converted at a time, just before it is
+  /// written, so a cast save of a memory-mapped checkpoint needs memory for
+  /// its largest storage only. Views of one storage stay views of one storage.
+  std::optional<DType> floating_dtype = std::nullopt;
+  /// Called as tensor data is written, with the bytes of tensor data written
+  /// so far and in all (at least every 64 MiB, and once at the end).
+  std::function<void(uint64_t done, uint64_t total)> progress = nullptr;
 };
 
 /// Saves `value` to `path` as torch.save does. The archive's folder name is
@@ -95,6 +111,68 @@ void save(const Value& value, const std::string& path, const SaveOptions& option
 /// (torch uses "archive" when saving to a buffer).
 std::vector<std::byte> save_bytes(const Value& value, const SaveOptions& options = {},
                                   std::string_view prefix = "archive");
+
+/// A checkpoint file's container format.
+enum class Format {
+  PtZip,        ///< torch.save's zip archive (PyTorch 1.6 and later)
+  PtLegacy,     ///< torch.save's legacy stream (_use_new_zipfile_serialization=False)
+  Safetensors,  ///< Hugging Face's safetensors
+};
+
+/// "pt-zip", "pt-legacy" or "safetensors".
+std::string_view format_name(Format format);
+
+/// Tells a file's format from its first bytes (not its name). Throws
+/// wick::FormatError "not a PyTorch or safetensors checkpoint" for anything
+/// else, wick::Error when the file cannot be read.
+Format detect_format(const std::string& path);
+
+/// The small version records a file carries, as (name, text) in file order:
+/// for a zip archive its top-level text records (`.format_version`,
+/// `.storage_alignment`, `byteorder`, `version`, whichever exist), trailing
+/// newline removed; for the legacy format its `magic` number (hex) and
+/// `protocol version`; nothing for safetensors. Throws like detect_format, and
+/// wick::FormatError when the container itself is malformed.
+std::vector<std::pair<std::string, std::string>> version_records(const std::string& path);
+
+/// The first problem verify() found.
+struct VerifyProblem {
+  /// The record (zip) or tensor (safetensors) at fault, when there is one.
+  std::string record;
+  /// Byte offset in the file of the record's data, when known.
+  std::optional<uint64_t> offset;
+  /// What is wrong, e.g. "CRC-32 mismatch (stored 0x1a2b3c4d, computed 0x5e6f7081)".
+  std::string message;
+
+  /// "record 'archive/data/3' (offset 4160): <message>", or the message alone.
+  std::string str() const;
+};
+
+/// What verify() found.
+struct VerifyResult {
+  /// The detected format; empty when the file is none of the three.
+  std::optional<Format> format;
+  /// Records in a zip archive (0 for the other formats).
+  size_t records = 0;
+  /// Tensor leaves (flatten()'s paths), and the bytes their elements occupy.
+  size_t tensors = 0;
+  uint64_t nbytes = 0;
+  /// True when every record's CRC-32 was checked (zip archives).
+  bool crc_checked = false;
+  /// The first problem, or empty when the file is sound.
+  std::optional<VerifyProblem> problem;
+
+  bool ok() const { return !problem; }
+};
+
+/// Checks a checkpoint completely without copying tensor data (the file is
+/// memory-mapped; legacy files are read): for a zip archive every record's
+/// local header and CRC-32, then everything load() checks (the pickle, every
+/// storage record present and of the right size, every tensor inside its
+/// storage); for safetensors the header, dtypes, shapes and data ranges.
+/// A malformed file is a problem in the result, not an exception; throws
+/// wick::Error only when the file cannot be opened or read.
+VerifyResult verify(const std::string& path);
 
 }  // namespace wick::io
 

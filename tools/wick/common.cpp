@@ -1,0 +1,74 @@
+// What the subcommands share: reading a checkpoint's entries, formatting.
+#include <cstdio>
+
+#include "cli.h"
+
+namespace wick::cli {
+
+namespace {
+
+// The error line names the file first; library messages often name it too
+// ("<file>: ...", "cannot open '<file>': ...").
+std::string without_file(const std::string& file, std::string problem) {
+  if (problem.starts_with(file + ": ")) problem.erase(0, file.size() + 2);
+  if (size_t at = problem.find(" '" + file + "'"); at != std::string::npos)
+    problem.erase(at, file.size() + 3);
+  return problem;
+}
+
+}  // namespace
+
+FileError::FileError(std::string f, const std::string& problem)
+    : std::runtime_error(without_file(f, problem)), file(std::move(f)) {}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  return about(path, [&] {
+    Checkpoint c{io::detect_format(path), {}};
+    if (c.format != io::Format::Safetensors) {
+      c.entries = io::flatten(io::load(path));
+      return c;
+    }
+    io::SafetensorsFile f = io::load_safetensors(path);
+    for (const auto& [name, t] : f.tensors) c.entries.emplace_back(name.as_string(), t);
+    for (const auto& [key, value] : f.metadata)
+      c.entries.emplace_back("__metadata__." + key, io::Value(value));
+    return c;
+  });
+}
+
+std::string shape_str(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+std::string human_bytes(uint64_t n) {
+  if (n < 1024) return std::to_string(n) + " B";
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = double(n) / 1024;
+  size_t u = 0;
+  // Round first, so that 1023.96 KiB prints as 1.0 MiB rather than 1024.0 KiB.
+  while (v >= 1023.95 && u + 1 < std::size(units)) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace wick::cli

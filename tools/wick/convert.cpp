@@ -1,0 +1,163 @@
+// wick convert IN OUT [--dtype NAME]: rewrite a checkpoint as a PyTorch zip
+// archive or as safetensors, optionally casting floating-point tensors.
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <unordered_set>
+
+#include "cli.h"
+#include "wick/autograd/grad_mode.h"
+
+namespace wick::cli {
+
+namespace {
+
+constexpr uint64_t kProgressAbove = 100'000'000;  // bytes of input
+
+// `\r`-updated bar on stderr: percent done and write speed.
+class ProgressBar {
+ public:
+  void operator()(uint64_t done, uint64_t total) {
+    auto now = std::chrono::steady_clock::now();
+    bool last = done >= total;
+    if (finished_ || (!last && now - shown_ < std::chrono::milliseconds(100))) return;
+    shown_ = now;
+    double seconds = std::chrono::duration<double>(now - start_).count();
+    double fraction = total ? double(done) / double(total) : 1.0;
+    int filled = int(fraction * 30);
+    std::fprintf(stderr, "\r[%s%s] %3d%%  %.1f MB/s", std::string(size_t(filled), '#').c_str(),
+                 std::string(size_t(30 - filled), ' ').c_str(), int(fraction * 100),
+                 seconds > 0 ? double(done) / 1e6 / seconds : 0.0);
+    if (last) {
+      std::fputc('\n', stderr);
+      finished_ = true;
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), shown_{};
+  bool finished_ = false;
+};
+
+bool ends_with_ci(const std::string& s, std::string_view suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (size_t i = 0; i < suffix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i])
+      return false;
+  return true;
+}
+
+struct Args {
+  std::string in, out, dtype;
+};
+
+int run(const Args& args) {
+  bool to_safetensors = ends_with_ci(args.out, ".safetensors");
+  if (!to_safetensors && !ends_with_ci(args.out, ".pt") && !ends_with_ci(args.out, ".pth") &&
+      !ends_with_ci(args.out, ".bin"))
+    throw UsageError("convert", "OUT must end in .pt, .pth, .bin or .safetensors: '" +
+                                    printable(args.out) + "'");
+  std::optional<DType> cast;
+  if (!args.dtype.empty()) cast = dtype_from_name(args.dtype);
+  NoGradGuard no_grad;
+
+  // The input, memory-mapped: a torch value tree, or safetensors' tensors.
+  io::Format format = about(args.in, [&] { return io::detect_format(args.in); });
+  io::Value tree;
+  io::SafetensorsFile st;
+  about(args.in, [&] {
+    if (format == io::Format::Safetensors)
+      st = io::load_safetensors(args.in);
+    else
+      tree = io::load(args.in);
+  });
+
+  io::SaveOptions options;
+  options.floating_dtype = cast;
+  std::error_code ec;
+  uint64_t in_size = std::filesystem::file_size(args.in, ec);
+  if (!ec && in_size > kProgressAbove && ::isatty(STDERR_FILENO)) options.progress = ProgressBar();
+
+  // What is written: tensors by name and (safetensors) metadata; `written`
+  // lists every tensor leaf for the summary.
+  io::Dict tensors(/*ordered=*/true);
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<Tensor> written;
+  if (format == io::Format::Safetensors) {
+    for (const auto& [name, t] : st.tensors) {
+      tensors.set(name, t);
+      written.push_back(t.as_tensor());
+    }
+    metadata = st.metadata;
+  } else {
+    about(args.in, [&] {
+      std::unordered_set<std::string> names;
+      for (const auto& [name, v] : io::flatten(tree)) {
+        if (v.is_tensor()) written.push_back(v.as_tensor());
+        if (!to_safetensors) continue;
+        if (!names.insert(name).second)
+          throw FormatError("two entries are named '" + name + "'; safetensors needs unique names");
+        if (v.is_tensor())
+          tensors.set(name, v);
+        else
+          metadata.emplace_back(name, v.repr());
+      }
+    });
+  }
+
+  about(args.out, [&] {
+    if (to_safetensors)
+      io::save_safetensors(tensors, args.out, metadata, options);
+    else
+      io::save(format == io::Format::Safetensors ? io::Value(tensors) : tree, args.out, options);
+  });
+
+  uint64_t nbytes = 0;
+  for (const Tensor& t : written) {
+    DType dt = cast && is_floating_point(t.dtype()) ? *cast : t.dtype();
+    nbytes += uint64_t(t.numel() * element_size(dt));
+  }
+  std::cout << "wrote " << printable(args.out) << " ("
+            << (to_safetensors ? "safetensors" : "pt-zip") << ", " << written.size() << " tensors, "
+            << nbytes << " bytes)\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_convert(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand(
+      "convert", "convert between PyTorch (.pt/.pth/.bin) and safetensors files, or cast dtypes");
+  cmd->footer(
+      "OUT's extension decides the format:\n"
+      "  .pt, .pth, .bin  PyTorch's zip format (torch.save); the whole structure and\n"
+      "                   storage sharing are kept. From safetensors: an OrderedDict of\n"
+      "                   name -> tensor in name order; the safetensors metadata is not\n"
+      "                   carried over.\n"
+      "  .safetensors     every tensor under its dotted name (model_state_dict.fc1.weight,\n"
+      "                   list indices are parts too), written contiguous (views become\n"
+      "                   copies: safetensors cannot share). Every other leaf goes into\n"
+      "                   __metadata__ as <dotted name> -> Python repr of the value\n"
+      "                   (epoch -> \"3\", loss -> \"0.4\", name -> \"'abc'\", None -> \"None\").\n"
+      "                   A safetensors input's metadata is copied as it is.\n"
+      "--dtype casts floating-point tensors only (float16/32/64, bfloat16), one storage\n"
+      "at a time as it is written. The input is memory-mapped (legacy-format files are\n"
+      "read); the output replaces OUT only once it is completely written. A progress\n"
+      "bar appears on stderr for inputs over 100 MB when stderr is a terminal.\n");
+  auto args = std::make_shared<Args>();
+  cmd->add_option("IN", args->in, "the checkpoint to read")->required();
+  cmd->add_option("OUT", args->out, "the file to write (.pt, .pth, .bin or .safetensors)")
+      ->required();
+  cmd->add_option("--dtype", args->dtype, "cast floating-point tensors to this dtype")
+      ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16"}));
+  return {cmd, [=] { return run(*args); }};
+}
+
+}  // namespace wick::cli
