@@ -91,9 +91,24 @@ std::string type_of(const io::Value& v) {
 // The lines of each kind, printed kind by kind.
 enum Line { OnlyA, OnlyB, DType_, Shape_, Type, Value_, Values, kLines };
 
+// A safetensors file keeps non-tensor leaves as metadata strings (their reprs,
+// as convert writes them); seen that way, a .pt file and its conversion compare
+// equal.
+void as_safetensors_sees_it(Checkpoint& c) {
+  for (auto& [name, v] : c.entries) {
+    if (v.is_tensor()) continue;
+    name = "__metadata__." + name;
+    v = io::Value(v.repr());
+  }
+}
+
 int run(const std::string& path_a, const std::string& path_b, const Tolerance& tol) {
   NoGradGuard no_grad;  // loaded parameters may require grad; nothing here is trained
   Checkpoint a = read_checkpoint(path_a), b = read_checkpoint(path_b);
+  const bool st_a = a.format == io::Format::Safetensors;
+  const bool st_b = b.format == io::Format::Safetensors;
+  if (st_a && !st_b) as_safetensors_sees_it(b);
+  if (st_b && !st_a) as_safetensors_sees_it(a);
   // The first entry of a name counts (two leaves of one file can share a
   // dotted name, e.g. keys "a.b" and "a" -> "b").
   auto index = [](const Checkpoint& c) {
@@ -178,7 +193,10 @@ Command add_diff(CLI::App& app) {
       "values, and for tensors of one dtype and shape the largest absolute\n"
       "difference. Elements are close when |a - b| <= atol + rtol * |b| (in float64;\n"
       "nan equals nan); integer and bool tensors are compared exactly unless a\n"
-      "tolerance is given. Exits 0 when equal, 1 when they differ.\n");
+      "tolerance is given. Against a safetensors file, the other file's non-tensor\n"
+      "values are compared as the metadata strings 'wick convert' writes for them\n"
+      "(__metadata__.<name> = repr), so a file and its conversion compare equal.\n"
+      "Exits 0 when equal, 1 when they differ.\n");
   struct Args {
     std::string a, b;
     Tolerance tol;
