@@ -50,8 +50,21 @@ class AccumulateGrad : public Node {
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
   std::string name() const override { return "AccumulateGrad"; }
   std::vector<Tensor> apply(const Tensor& g) override {
-    accumulate(*leaf_->autograd, Tensor(leaf_), g);
+    AutogradMeta& meta = *leaf_->autograd;
+    if (!meta.grad.defined() && can_steal(g, Tensor(leaf_))) {
+      meta.grad = g;  // what PyTorch's AccumulateGrad does too: no copy
+      return {};
+    }
+    accumulate(meta, Tensor(leaf_), g);
     return {};
+  }
+  /// A gradient that nothing but the engine holds (no other handle, no view
+  /// of its storage) and that is laid out like the leaf can become the leaf's
+  /// .grad as it is: nobody can observe the difference from a copy.
+  static bool can_steal(const Tensor& g, const Tensor& owner) {
+    return g.defined() && g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 &&
+           g.dtype() == owner.dtype() && g.sizes() == owner.sizes() && g.storage_offset() == 0 &&
+           g.is_contiguous() && owner.is_contiguous() && !g.requires_grad();
   }
   static void accumulate(AutogradMeta& meta, const Tensor& owner, const Tensor& g) {
     WICK_CHECK_AS(ShapeError, g.sizes() == owner.sizes(), "backward: gradient of sizes ", g.sizes(),

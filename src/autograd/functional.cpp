@@ -355,11 +355,14 @@ Tensor max_pool2d(const Tensor& input, Pair kernel_size, std::optional<Pair> str
                                       dilation, ceil_mode, op);
   Tensor x = contiguous_raw(input);
   Tensor out = make_empty(image_sizes(im, im.c, s.out_h, s.out_w), input.dtype(), op);
-  Tensor indices = make_empty(out.sizes(), DType::Int64, op);
+  // Only the backward pass reads the indices: inference skips them.
+  const bool need_indices = autograd::needs_grad(input);
+  Tensor indices = need_indices ? make_empty(out.sizes(), DType::Int64, op) : Tensor();
   visit_float(input.dtype(), [&]<class T>() {
-    kernels::max_pool2d_forward<T>(s, x.data<T>(), out.data<T>(), indices.data<int64_t>());
+    kernels::max_pool2d_forward<T>(s, x.data<T>(), out.data<T>(),
+                                   need_indices ? indices.data<int64_t>() : nullptr);
   });
-  if (autograd::needs_grad(input)) {
+  if (need_indices) {
     autograd::record(
         out, "MaxPool2DWithIndicesBackward0", {input},
         [s, indices, in_sizes = input.sizes(), dtype = input.dtype()](const Tensor& grad) {

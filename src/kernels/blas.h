@@ -24,7 +24,9 @@ class SerialBlasScope {
   SerialBlasScope& operator=(const SerialBlasScope&) = delete;
 };
 
-/// Row-major C = alpha * op(A) op(B) + beta * C for float and double.
+/// Row-major C = alpha * op(A) op(B) + beta * C for float and double. GEMMs
+/// of fewer than 2^23 multiply-adds run on the calling thread only; larger
+/// ones use set_num_threads' count (1 inside a SerialBlasScope).
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,

@@ -23,10 +23,51 @@ void valid_range(int64_t x0, int64_t stride, int64_t width, int64_t out, int64_t
   hi = std::clamp(hi, lo, out);
 }
 
+/// Copies n elements. Rows of small images are a few dozen floats, for which
+/// a call to memcpy (what std::copy becomes) costs more than the copy; the
+/// fixed-size blocks are copied inline with vector registers.
+template <class T>
+inline void copy_short(const T* __restrict src, T* __restrict dst, int64_t n) {
+  constexpr int64_t kBlock = 32 / sizeof(T);
+  int64_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    __builtin_memcpy(dst + i, src + i, kBlock * sizeof(T));
+  }
+  // The tail in fixed-size pieces too: a plain loop would become a memcpy call.
+  const char* s = reinterpret_cast<const char*>(src + i);
+  char* d = reinterpret_cast<char*>(dst + i);
+  const int64_t bytes = (n - i) * int64_t(sizeof(T));  // < 32, a multiple of 4
+  if (bytes & 16) {
+    __builtin_memcpy(d, s, 16);
+    s += 16;
+    d += 16;
+  }
+  if (bytes & 8) {
+    __builtin_memcpy(d, s, 8);
+    s += 8;
+    d += 8;
+  }
+  if (bytes & 4) __builtin_memcpy(d, s, 4);
+}
+
 /// Unfolds one image into its column matrix [C_in * kH * kW, out_h * out_w].
 template <class T>
 void im2col(const Conv2dShape& s, const T* in, T* col) {
   const int64_t plane = s.in_h * s.in_w, ld = s.out_h * s.out_w;
+  if (s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0 && s.dilation_h == 1 &&
+      s.dilation_w == 1) {
+    // Every window lies inside the image: each row of the column matrix is
+    // out_h runs of out_w consecutive input elements, with no padding to fill.
+    for (int64_t c = 0; c < s.in_channels; ++c)
+      for (int64_t ki = 0; ki < s.kernel_h; ++ki)
+        for (int64_t kj = 0; kj < s.kernel_w; ++kj) {
+          const T* src = in + c * plane + ki * s.in_w + kj;
+          T* dst = col + ((c * s.kernel_h + ki) * s.kernel_w + kj) * ld;
+          for (int64_t oy = 0; oy < s.out_h; ++oy)
+            copy_short(src + oy * s.in_w, dst + oy * s.out_w, s.out_w);
+        }
+    return;
+  }
   for (int64_t c = 0; c < s.in_channels; ++c) {
     for (int64_t ki = 0; ki < s.kernel_h; ++ki) {
       for (int64_t kj = 0; kj < s.kernel_w; ++kj) {
@@ -44,7 +85,7 @@ void im2col(const Conv2dShape& s, const T* in, T* col) {
           const T* src = in + c * plane + iy * s.in_w;
           std::fill(dst, dst + lo, T(0));
           if (s.stride_w == 1) {
-            std::copy(src + x0 + lo, src + x0 + hi, dst + lo);
+            copy_short(src + x0 + lo, dst + lo, hi - lo);
           } else {
             for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[x0 + ox * s.stride_w];
           }
@@ -72,7 +113,13 @@ void col2im(const Conv2dShape& s, const T* col, T* in) {
           if (iy < 0 || iy >= s.in_h) continue;
           const T* src = row + oy * s.out_w;
           T* dst = in + c * plane + iy * s.in_w;
-          for (int64_t ox = lo; ox < hi; ++ox) dst[x0 + ox * s.stride_w] += src[ox];
+          if (s.stride_w == 1) {   // contiguous: vectorised
+            T* d = dst + x0 + lo;  // x0 + lo >= 0 (valid_range)
+            const T* g = src + lo;
+            for (int64_t i = 0; i < hi - lo; ++i) d[i] += g[i];
+          } else {
+            for (int64_t ox = lo; ox < hi; ++ox) dst[x0 + ox * s.stride_w] += src[ox];
+          }
         }
       }
     }
@@ -90,6 +137,23 @@ bool is_pointwise(const Conv2dShape& s) {
 template <class T>
 std::unique_ptr<T[]> buffer(int64_t n) {
   return std::make_unique_for_overwrite<T[]>(size_t(std::max<int64_t>(n, 1)));
+}
+
+/// This thread's column-matrix scratch of at least n elements, valid until
+/// the thread's next call. Column matrices of a few hundred KiB are above
+/// malloc's mmap threshold: a fresh buffer per call would map, fault in and
+/// unmap its pages every time. The scratch only grows, and holds no results
+/// from one call to the next (every user writes before reading).
+template <class T>
+T* column_scratch(int64_t n) {
+  thread_local std::unique_ptr<T[]> data;
+  thread_local int64_t size = 0;
+  if (n > size) {
+    data.reset();
+    data = std::make_unique_for_overwrite<T[]>(size_t(n));
+    size = n;
+  }
+  return data.get();
 }
 
 /// Sizes shared by the forward and backward passes.
@@ -130,15 +194,15 @@ void conv2d_forward(const Conv2dShape& s, const T* input, const T* weight, const
   const Dims d(s);
   const bool pointwise = is_pointwise(s);
   split_batch(s.batch, [&](int64_t, int64_t begin, int64_t end) {
-    auto col = buffer<T>(pointwise ? 0 : d.cols);
+    T* col = pointwise ? nullptr : column_scratch<T>(d.cols);
     for (int64_t n = begin; n < end; ++n) {
       const T* x = input + n * d.in_image;
       T* y = output + n * s.out_channels * d.ohow;
       for (int64_t c = 0; c < s.out_channels; ++c)
         std::fill(y + c * d.ohow, y + (c + 1) * d.ohow, bias ? bias[c] : T(0));
       if (d.empty()) continue;
-      if (!pointwise) im2col(s, x, col.get());
-      const T* cols = pointwise ? x : col.get();
+      if (!pointwise) im2col(s, x, col);
+      const T* cols = pointwise ? x : col;
       for (int64_t g = 0; g < s.groups; ++g)
         gemm(false, false, d.cout_g, d.ohow, d.k_g, T(1), weight + g * d.cout_g * d.k_g, d.k_g,
              cols + g * d.k_g * d.ohow, d.ohow, T(1), y + g * d.cout_g * d.ohow, d.ohow);
@@ -172,13 +236,13 @@ void conv2d_backward(const Conv2dShape& s, const T* grad_output, const T* input,
   const int64_t chunks = split_batch(s.batch, [&](int64_t chunk, int64_t begin, int64_t end) {
     T* gw = chunk == 0 ? grad_weight : partial.get() + (chunk - 1) * w_numel;
     if (grad_weight && chunk > 0) std::fill(gw, gw + w_numel, T(0));
-    auto col = buffer<T>(pointwise ? 0 : d.cols);
+    T* col = pointwise ? nullptr : column_scratch<T>(d.cols);
     for (int64_t n = begin; n < end; ++n) {
       const T* x = input + n * d.in_image;
       const T* gy = grad_output + n * s.out_channels * d.ohow;
       if (grad_weight) {
-        if (!pointwise) im2col(s, x, col.get());
-        const T* cols = pointwise ? x : col.get();
+        if (!pointwise) im2col(s, x, col);
+        const T* cols = pointwise ? x : col;
         for (int64_t g = 0; g < s.groups; ++g)
           gemm(false, true, d.cout_g, d.k_g, d.ohow, T(1), gy + g * d.cout_g * d.ohow, d.ohow,
                cols + g * d.k_g * d.ohow, d.ohow, T(1), gw + g * d.cout_g * d.k_g, d.k_g);
@@ -186,13 +250,13 @@ void conv2d_backward(const Conv2dShape& s, const T* grad_output, const T* input,
       if (grad_input) {
         // A pointwise convolution's column matrix is the image itself.
         T* gx = grad_input + n * d.in_image;
-        T* cols = pointwise ? gx : col.get();
+        T* cols = pointwise ? gx : col;
         for (int64_t g = 0; g < s.groups; ++g)
           gemm(true, false, d.k_g, d.ohow, d.cout_g, T(1), weight + g * d.cout_g * d.k_g, d.k_g,
                gy + g * d.cout_g * d.ohow, d.ohow, T(0), cols + g * d.k_g * d.ohow, d.ohow);
         if (!pointwise) {
           std::fill(gx, gx + d.in_image, T(0));
-          col2im(s, col.get(), gx);
+          col2im(s, col, gx);
         }
       }
     }

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/parallel.h"
 
@@ -33,15 +36,76 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
   return out;
 }
 
+namespace {
+
+/// Max pooling of one plane whose windows all lie inside the input (no
+/// padding, no dilation, no ceil_mode overhang): the common case, without the
+/// bounds tests, and with selects instead of branches, which random data
+/// mispredicts. A NaN wins and the last NaN of a window is kept, as in the
+/// general loop.
+/// a where mask is all ones, b where it is zero, bit by bit.
+template <class T>
+T select_bits(int64_t mask, T a, T b) {
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  Bits ab, bb;
+  std::memcpy(&ab, &a, sizeof(T));
+  std::memcpy(&bb, &b, sizeof(T));
+  const Bits r = (Bits(mask) & ab) | (~Bits(mask) & bb);
+  T out;
+  std::memcpy(&out, &r, sizeof(T));
+  return out;
+}
+
+template <class T, bool kIndices>
+void max_pool_plane_inside(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
+  for (int64_t oy = 0; oy < s.out_h; ++oy) {
+    const int64_t y0 = oy * s.stride_h;
+    T* yr = y + oy * s.out_w;
+    int64_t* ir = kIndices ? idx + oy * s.out_w : nullptr;
+    for (int64_t ox = 0; ox < s.out_w; ++ox) {
+      yr[ox] = x[y0 * s.in_w + ox * s.stride_w];
+      if constexpr (kIndices) ir[ox] = y0 * s.in_w + ox * s.stride_w;
+    }
+    // One window element at a time across the whole output row; `|` rather
+    // than `||` so that the compiler emits selects.
+    for (int64_t ki = 0; ki < s.kernel_h; ++ki) {
+      for (int64_t kj = ki == 0 ? 1 : 0; kj < s.kernel_w; ++kj) {
+        const int64_t off = (y0 + ki) * s.in_w + kj;
+        const T* xr = x + off;
+        for (int64_t ox = 0; ox < s.out_w; ++ox) {
+          const T v = xr[ox * s.stride_w], best = yr[ox];
+          // All ones when v replaces best; masks instead of `?:`, which the
+          // compiler turns back into branches.
+          const int64_t take = -int64_t(int(v > best) | int(v != v));
+          yr[ox] = select_bits(take, v, best);
+          if constexpr (kIndices) ir[ox] = (take & (off + ox * s.stride_w)) | (~take & ir[ox]);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 template <class T>
 void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t* indices) {
   const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  const bool inside = s.pad_h == 0 && s.pad_w == 0 && s.dilation_h == 1 && s.dilation_w == 1 &&
+                      (s.out_h - 1) * s.stride_h + s.kernel_h <= s.in_h &&
+                      (s.out_w - 1) * s.stride_w + s.kernel_w <= s.in_w;
   detail::parallel_for(0, s.planes, plane_grain(out_plane * s.kernel_h * s.kernel_w),
                        [&](int64_t pb, int64_t pe) {
                          for (int64_t p = pb; p < pe; ++p) {
                            const T* x = input + p * in_plane;
                            T* y = output + p * out_plane;
-                           int64_t* idx = indices + p * out_plane;
+                           int64_t* idx = indices ? indices + p * out_plane : nullptr;
+                           if (inside) {
+                             if (idx)
+                               max_pool_plane_inside<T, true>(s, x, y, idx);
+                             else
+                               max_pool_plane_inside<T, false>(s, x, y, idx);
+                             continue;
+                           }
                            for (int64_t oy = 0; oy < s.out_h; ++oy) {
                              const int64_t y0 = oy * s.stride_h - s.pad_h;
                              for (int64_t ox = 0; ox < s.out_w; ++ox) {
@@ -62,7 +126,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t
                                  }
                                }
                                y[oy * s.out_w + ox] = best;
-                               idx[oy * s.out_w + ox] = best_i;
+                               if (idx) idx[oy * s.out_w + ox] = best_i;
                              }
                            }
                          }

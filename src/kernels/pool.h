@@ -22,7 +22,8 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
                          bool ceil_mode);
 
 /// Max over each window (padding counts as -inf; NaN wins); `indices` gets the
-/// flat index (iy * in_w + ix) of each maximum within its plane.
+/// flat index (iy * in_w + ix) of each maximum within its plane; `indices` may
+/// be null when no backward pass needs them (inference).
 template <class T>
 void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t* indices);
 
