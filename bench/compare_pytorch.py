@@ -1,31 +1,191 @@
-"""Runs wick's kernel benchmarks and the same work in PyTorch, in one run, and
-prints a Markdown table of both figures and their ratio.
+"""Runs wick's benchmarks and the same work in PyTorch and libtorch, in one run,
+and prints a Markdown table of every figure and the ratios.
 
-    /usr/bin/python3 bench/compare_pytorch.py build/bin/bench_kernels --threads 2
+    /usr/bin/python3 bench/compare_pytorch.py --bin build/bin            # everything
+    /usr/bin/python3 bench/compare_pytorch.py --bin build/bin --quick    # ~2 minutes
+    /usr/bin/python3 bench/compare_pytorch.py --rows seed-net --threads 1,2 --rounds 5
 
-The wick side is bench/bench_kernels.cpp, run with --benchmark_format=json;
-the PyTorch side (Debian's python3-torch, 1.13) repeats each case here with
-torch.set_num_threads set to the same count. Both sides report wall-clock
-time per call: the best of several repetitions, each the mean over many calls
-after warm-up. The ratio is wick speed / PyTorch speed: above 1
-means wick is faster. PyTorch's figures include its Python call overhead,
-which is part of what a PyTorch user pays per op.
+Rows (issue 7), each at every thread count of --threads (io and mapped open
+use the machine's default):
+  seed-net  the recipe's Net: training step at batch 4 and 64, inference at
+            batch 1 and 64: `wick bench seed-net` vs PyTorch 1.13 from Python
+            vs bench/libtorch_seed_net (libtorch's C++ frontend). Every side
+            computes the loss, all gradients and the SGD-momentum update.
+  io        .pt save and copying load of a 256 MiB state_dict of 2048x2048
+            float32 tensors: `wick bench io` vs torch.save / torch.load (in a
+            fresh process, from the page cache; peak resident memory added)
+            and vs bench/libtorch_io (torch::pickle_save / pickle_load).
+  mmap      mapped open of a .pt file of 256 MiB and 2 GiB (target < 10 ms;
+            neither PyTorch 1.13 nor its libtorch has a mapped load).
+  sgemm     1024^3 through wick::matmul (bench_kernels) vs cblas_sgemm called
+            directly (bench/sgemm_openblas).
+  kernels   the conv2d and sgemm kernel rows of bench_kernels vs PyTorch.
+
+Runs alternate between wick and its peers round by round (--rounds); each
+figure is the median over rounds. PyTorch runs in one worker process per
+thread count (torch.set_num_threads, and OPENBLAS_NUM_THREADS for the BLAS
+its Debian build calls), so its import is paid once. Ratios are wick speed /
+peer speed: above 1 means wick is faster. The machine may be shared: the
+1-minute load average is printed before and after.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 GEMM_N = 1024
 # name, in_channels, image size, out_channels, kernel, input requires grad
 CONVS = [("conv1", 3, 32, 6, 5, False), ("conv2", 6, 14, 16, 5, True)]
 BATCHES = [4, 64]
+SEED_BATCHES = [1, 4, 64]  # training rows use 4 and 64, inference rows 1 and 64
+IO_MIB = 256
+BIG_MIB = 2048
+
+# ---- the PyTorch worker: one process per thread count, commands on stdin ----
+WORKER = r'''
+import json, os, subprocess, sys, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(int(sys.argv[1]))
 
 
-def run_wick(binary, threads, min_time, repetitions, extra):
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = x.view(-1, 16 * 5 * 5)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def seed_net(batch, steps, warmup):
+    torch.manual_seed(0)
+    net = Net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    images = torch.randn(batch, 3, 32, 32)
+    labels = torch.randint(0, 10, (batch,))
+
+    def train_step():
+        opt.zero_grad()
+        loss = F.cross_entropy(net(images), labels)
+        loss.backward()
+        opt.step()
+        return loss
+
+    net.train()
+    for _ in range(warmup):
+        train_step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = train_step()
+    train_s = (time.perf_counter() - t0) / steps
+    net.eval()
+    with torch.no_grad():
+        for _ in range(warmup):
+            net(images)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            out = net(images)
+        infer_s = (time.perf_counter() - t0) / steps
+    return {"train_step_us": train_s * 1e6, "infer_us": infer_s * 1e6,
+            "images_per_s": batch / train_s, "last_loss": loss.item(),
+            "output_sum": out.sum().item()}
+
+
+def state_dict(mib):
+    # As `wick bench io`: 2048x2048 float32 tensors, a remainder as fewer rows.
+    sd, left, i = {}, mib * (1 << 20) // 4, 0
+    while left > 0:
+        rows = min(2048 * 2048, left) // 2048
+        left -= rows * 2048
+        sd["layer%d.weight" % i] = (torch.arange(rows * 2048, dtype=torch.float32) % 1000
+                                    * 0.001 + i).view(rows, 2048)
+        i += 1
+    return sd
+
+
+LOAD = (
+    "import sys,time,torch\n"
+    "def status(key):\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith(key): return int(line.split()[1]) * 1024\n"
+    "before = status('VmRSS:')\n"
+    "t0 = time.perf_counter(); sd = torch.load(sys.argv[1]); dt = time.perf_counter() - t0\n"
+    "print(dt, status('VmHWM:') - before, sum(float(t[0, 0]) for t in sd.values()))\n")
+
+sds = {}
+for line in sys.stdin:
+    cmd = json.loads(line)
+    if cmd["op"] == "seed-net":
+        r = seed_net(cmd["batch"], cmd["steps"], cmd["warmup"])
+    elif cmd["op"] == "save":
+        sd = sds.setdefault(cmd["mib"], state_dict(cmd["mib"]))
+        if os.path.exists(cmd["path"]):
+            os.remove(cmd["path"])  # a new file, as `wick bench io` writes
+        t0 = time.perf_counter()
+        torch.save(sd, cmd["path"])
+        r = {"seconds": time.perf_counter() - t0}
+    elif cmd["op"] == "load":
+        # A fresh process, so the peak memory is the load's (as io_bench.py).
+        with open(cmd["path"], "rb") as f:
+            while f.read(1 << 24):
+                pass
+        out = subprocess.run([sys.executable, "-c", LOAD, cmd["path"]], check=True,
+                             capture_output=True, text=True).stdout.split()
+        r = {"seconds": float(out[0]), "peak_rss_added": int(out[1])}
+    print(json.dumps(r), flush=True)
+'''
+
+
+class TorchWorker:
+    def __init__(self, threads):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, str(threads)], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, **cmd):
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit(f"compare_pytorch.py: the PyTorch worker died running {cmd}")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def run_json(cmd, threads=None):
+    env = dict(os.environ)
+    if threads:
+        env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"compare_pytorch.py: {' '.join(cmd)} failed ({r.returncode}): {r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+# ---- the kernel rows (bench_kernels vs PyTorch in this process) --------------
+
+def run_wick_kernels(binary, threads, min_time, repetitions, extra):
     cmd = [binary, "--threads", str(threads), "--benchmark_format=json",
            f"--benchmark_min_time={min_time}", f"--benchmark_repetitions={repetitions}"] + extra
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -60,10 +220,11 @@ def mean_time(fn, min_time, repetitions):
     return best
 
 
-def run_torch(min_time, repetitions):
+def run_torch_kernels(threads, min_time, repetitions):
     import torch
     import torch.nn.functional as F
 
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     results = {}
     a, b = torch.randn(GEMM_N, GEMM_N), torch.randn(GEMM_N, GEMM_N)
@@ -95,58 +256,261 @@ def run_torch(min_time, repetitions):
 
 
 def fmt_time(seconds):
-    return f"{seconds * 1e6:.0f} µs" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def table(wick, pt):
-    rows = ["| benchmark | wick | PyTorch | wick speed / PyTorch speed |",
-            "|---|---|---|---|"]
+def kernel_rows(wick, pt, threads):
+    rows = []
     for variant in ["wick_matmul", "cblas_sgemm"]:
         w = wick[f"sgemm_1024/{variant}"]["flops"]
         p = pt["sgemm_1024"]["flops"]
         label = "wick::matmul" if variant == "wick_matmul" else "cblas_sgemm (direct)"
-        rows.append(f"| sgemm 1024³, {label} vs torch.matmul | {w / 1e9:.1f} GFLOP/s "
-                    f"| {p / 1e9:.1f} GFLOP/s | {w / p:.2f} |")
+        rows.append(f"| kernel: sgemm 1024³, {label} vs torch.matmul | {threads} "
+                    f"| {w / 1e9:.1f} GFLOP/s | {p / 1e9:.1f} GFLOP/s | — | {w / p:.2f} | — | — |")
     for name, cin, size, cout, k, _ in CONVS:
         for batch in BATCHES:
             for step in ["forward", "forward_backward"]:
                 key = f"{name}_b{batch}/{step}"
                 w, p = wick[key]["seconds"], pt[key]["seconds"]
-                label = (f"{name} [{batch},{cin},{size},{size}] * [{cout},{cin},{k},{k}] "
-                         f"{step.replace('_', '+')}")
-                rows.append(f"| {label} | {fmt_time(w)} | {fmt_time(p)} | {p / w:.2f} |")
-    return "\n".join(rows)
+                label = (f"kernel: {name} [{batch},{cin},{size},{size}] * "
+                         f"[{cout},{cin},{k},{k}] {step.replace('_', '+')}")
+                rows.append(f"| {label} | {threads} | {fmt_time(w)} | {fmt_time(p)} | — "
+                            f"| {p / w:.2f} | — | — |")
+    return rows
+
+
+# ---- the issue's rows --------------------------------------------------------
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def ratio(wick_time, peer_time, target=None):
+    """wick speed / peer speed from two times; marks a missed target."""
+    if wick_time is None or peer_time is None:
+        return "—"
+    r = peer_time / wick_time
+    return f"{r:.2f}" + ("" if target is None or r >= target else " (missed)")
+
+
+def t_or_dash(seconds):
+    return fmt_time(seconds) if seconds is not None else "—"
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("binary", nargs="?", default="build/bin/bench_kernels",
-                        help="path of bench_kernels (default: build/bin/bench_kernels)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="threads for both wick and PyTorch (default: all cores)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kernels_binary", nargs="?",
+                        help="path of bench_kernels (default: BIN/bench_kernels)")
+    parser.add_argument("--bin", default="build/bin",
+                        help="where wick, bench_kernels, sgemm_openblas and libtorch_seed_net "
+                             "are (default: build/bin)")
+    parser.add_argument("--rows", default="seed-net,io,mmap,sgemm",
+                        help="comma-separated: seed-net, io, mmap, sgemm, kernels "
+                             "(default: the issue's rows, seed-net,io,mmap,sgemm)")
+    parser.add_argument("--threads", default="1,2",
+                        help="comma-separated thread counts (default: 1,2)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of alternating runs; figures are medians (default: 5)")
+    parser.add_argument("--steps", type=int, default=100,
+                        help="timed seed-net steps per run (default: 100)")
+    parser.add_argument("--warmup", type=int, default=10,
+                        help="untimed seed-net steps before timing (default: 10)")
+    parser.add_argument("--dir", default=None,
+                        help="where io benchmarks write files (default: a temporary directory)")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 rounds of 30 steps: about two minutes on 2 cores")
     parser.add_argument("--min-time", type=float, default=0.1,
-                        help="seconds of one repetition of a case (default: 0.1)")
+                        help="kernels rows: seconds of one repetition of a case (default: 0.1)")
     parser.add_argument("--repetitions", type=int, default=5,
-                        help="repetitions per case; the best is reported, which keeps "
-                             "other load on the machine out of the figures (default: 5)")
+                        help="kernels rows: repetitions per case; the best is reported")
     args, extra = parser.parse_known_args()
-    if not os.path.exists(args.binary):
-        sys.exit(f"compare_pytorch.py: no benchmark binary at {args.binary}; build it first "
-                 "(ninja -C build bench_kernels) or pass its path")
-    # torch.set_num_threads does not reach the BLAS that Debian's PyTorch calls
-    # for matmul (OpenBLAS reads its thread count once, when it is loaded).
-    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    import torch
+    if args.quick:
+        args.rounds, args.steps, args.warmup = 3, 30, 5
+    rows_wanted = set(args.rows.split(","))
+    unknown = rows_wanted - {"seed-net", "io", "mmap", "sgemm", "kernels"}
+    if unknown:
+        sys.exit(f"compare_pytorch.py: unknown rows {sorted(unknown)}")
+    threads_list = [int(t) for t in args.threads.split(",")]
 
-    torch.set_num_threads(args.threads)
+    def exe(name, required=True):
+        path = os.path.join(args.bin, name)
+        if not os.path.exists(path):
+            if required:
+                sys.exit(f"compare_pytorch.py: no {path}; build it first (ninja -C "
+                         f"{os.path.dirname(args.bin.rstrip('/')) or '.'} {name}) or pass --bin")
+            return None
+        return path
+
+    wick = exe("wick")
+    libtorch = exe("libtorch_seed_net", required=False) if "seed-net" in rows_wanted else None
+    libtorch_io = exe("libtorch_io", required=False) if "io" in rows_wanted else None
+    openblas = exe("sgemm_openblas") if "sgemm" in rows_wanted else None
+    kernels = None
+    if rows_wanted & {"sgemm", "kernels"}:
+        kernels = args.kernels_binary or exe("bench_kernels")
+
+    if "kernels" in rows_wanted:
+        # The kernel rows run PyTorch in this process: OpenBLAS reads its
+        # thread count once, when torch loads it.
+        os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(
+            max(threads_list))
+    import torch  # the issue's rows run in the workers
+
     load_before = os.getloadavg()[0]
-    wick = run_wick(args.binary, args.threads, args.min_time, args.repetitions, extra)
-    pt = run_torch(args.min_time, args.repetitions)
-    # Other work on the machine skews both sides; the load average shows it.
-    print(f"threads: {args.threads}; PyTorch {torch.__version__}; 1-minute load average "
-          f"before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}\n")
-    print(table(wick, pt))
+    workers = {t: TorchWorker(t) for t in threads_list}
+    io_dir = args.dir or tempfile.mkdtemp(prefix="wick-compare-")
+    os.makedirs(io_dir, exist_ok=True)
+    # results[key][side] = list of figures over rounds
+    res = {}
+
+    def add(key, side, value):
+        res.setdefault(key, {}).setdefault(side, []).append(value)
+
+    steps = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
+    for rnd in range(args.rounds):
+        print(f"round {rnd + 1}/{args.rounds}", file=sys.stderr, flush=True)
+        if "seed-net" in rows_wanted:
+            for t in threads_list:
+                for b in SEED_BATCHES:
+                    # Alternate who goes first, so drift in other load is shared.
+                    sides = ["wick", "pytorch", "libtorch"]
+                    sides = sides[rnd % 3:] + sides[:rnd % 3]
+                    for side in sides:
+                        if side == "wick":
+                            r = run_json([wick, "bench", "seed-net", "--batch", str(b),
+                                          "--threads", str(t)] + steps, t)
+                        elif side == "pytorch":
+                            r = workers[t].ask(op="seed-net", batch=b, steps=args.steps,
+                                               warmup=args.warmup)
+                        elif libtorch:
+                            r = run_json([libtorch, "--batch", str(b), "--threads", str(t)]
+                                         + steps, t)
+                        else:
+                            continue
+                        add(("train", b, t), side, r["train_step_us"] * 1e-6)
+                        add(("infer", b, t), side, r["infer_us"] * 1e-6)
+        if "io" in rows_wanted:
+            def io_wick():
+                w = run_json([wick, "bench", "io", "--mib", str(IO_MIB), "--rounds", "1",
+                              "--dir", io_dir])
+                add("save", "wick", w["pt_save_s"])
+                add("load", "wick", w["pt_load_s"])
+                add("load_rss", "wick", w["pt_load_peak_rss_added_mib"])
+                add("st_save", "wick", w["st_save_s"])
+                add("st_load", "wick", w["st_load_s"])
+                add(("mmap", IO_MIB), "wick", w["pt_mapped_open_ms"] * 1e-3)
+
+            def io_pytorch():
+                pt_path = os.path.join(io_dir, "torch.pt")
+                worker = workers[max(threads_list)]
+                add("save", "pytorch",
+                    worker.ask(op="save", path=pt_path, mib=IO_MIB)["seconds"])
+                r = worker.ask(op="load", path=pt_path)
+                add("load", "pytorch", r["seconds"])
+                add("load_rss", "pytorch", r["peak_rss_added"] / (1 << 20))
+                os.remove(pt_path)
+
+            def io_libtorch():
+                if not libtorch_io:
+                    return
+                lt_path = os.path.join(io_dir, "libtorch.pt")
+                add("save", "libtorch",
+                    run_json([libtorch_io, "save", lt_path, str(IO_MIB)])["seconds"])
+                with open(lt_path, "rb") as f:  # from the page cache, as the others
+                    while f.read(1 << 24):
+                        pass
+                r = run_json([libtorch_io, "load", lt_path])
+                add("load", "libtorch", r["seconds"])
+                add("load_rss", "libtorch", r["peak_rss_added"] / (1 << 20))
+                os.remove(lt_path)
+
+            sides = [io_wick, io_pytorch, io_libtorch]
+            for side in sides[rnd % 3:] + sides[:rnd % 3]:
+                # Each side starts with no dirty pages of the last one's files
+                # being written back (which slows both writes and reads).
+                os.sync()
+                side()
+        if "mmap" in rows_wanted:
+            for mib in ([BIG_MIB] if "io" in rows_wanted else [IO_MIB, BIG_MIB]):
+                w = run_json([wick, "bench", "io", "--mib", str(mib), "--rounds", "1",
+                              "--mapped-only", "--dir", io_dir])
+                add(("mmap", mib), "wick", w["pt_mapped_open_ms"] * 1e-3)
+        if "sgemm" in rows_wanted:
+            for t in threads_list:
+                k = run_wick_kernels(kernels, t, args.min_time, 1,
+                                     ["--benchmark_filter=sgemm_1024/wick"])
+                add(("sgemm", t), "wick", k["sgemm_1024/wick_matmul"]["seconds"])
+                o = run_json([openblas, "--n", str(GEMM_N), "--reps", "10"], t)
+                add(("sgemm", t), "openblas", o["seconds"])
+    for w in workers.values():
+        w.close()
+    if not args.dir:
+        os.rmdir(io_dir)
+
+    print(f"PyTorch {torch.__version__} (Python) and libtorch "
+          f"{'(bench/libtorch_seed_net)' if libtorch else '(not built)'}; "
+          f"{args.rounds} rounds, medians; seed-net {args.steps} steps after {args.warmup} "
+          f"warm-up; {os.cpu_count()} cores; 1-minute load average before/after: "
+          f"{load_before:.2f}/{os.getloadavg()[0]:.2f}\n")
+    print("| work | threads | wick | PyTorch | libtorch | wick/PyTorch | wick/libtorch "
+          "| target |")
+    print("|---|---|---|---|---|---|---|---|")
+
+    def m(key, side):
+        return med(res.get(key, {}).get(side, []))
+
+    if "seed-net" in rows_wanted:
+        for kind, batch, target in [("train", 4, 3), ("train", 64, 2), ("infer", 1, 5),
+                                    ("infer", 64, 2)]:
+            for t in threads_list:
+                key = (kind, batch, t)
+                w, p, l = m(key, "wick"), m(key, "pytorch"), m(key, "libtorch")
+                label = (f"seed Net training step, batch {batch}" if kind == "train"
+                         else f"seed Net inference, batch {batch}")
+                print(f"| {label} | {t} | {t_or_dash(w)} | {t_or_dash(p)} | {t_or_dash(l)} "
+                      f"| {ratio(w, p, target)} | {ratio(w, l, target)} | ≥ {target}× |")
+    if "io" in rows_wanted:
+        def rate(seconds):
+            return f"{t_or_dash(seconds)} ({IO_MIB / seconds:.0f} MiB/s)" if seconds else "—"
+
+        for key, label, peer in [("save", ".pt save", "torch.save / torch::pickle_save"),
+                                 ("load", ".pt copying load", "torch.load / torch::pickle_load")]:
+            w, p, l = m(key, "wick"), m(key, "pytorch"), m(key, "libtorch")
+            print(f"| {label}, {IO_MIB} MiB (vs {peer}) | default | {rate(w)} | {rate(p)} "
+                  f"| {rate(l)} | {ratio(w, p, 5)} | {ratio(w, l, 5)} | ≥ 5× |")
+        w, p, l = m("load_rss", "wick"), m("load_rss", "pytorch"), m("load_rss", "libtorch")
+        print(f"| .pt copying load, {IO_MIB} MiB: peak resident memory added | default "
+              f"| {w:.0f} MiB | {p:.0f} MiB | {f'{l:.0f} MiB' if l is not None else '—'} "
+              f"| — | — | — |")
+        for key, label in [("st_save", "safetensors save"),
+                           ("st_load", "safetensors copying load")]:
+            w = m(key, "wick")
+            print(f"| {label}, {IO_MIB} MiB (no peer in PyTorch 1.13) | default "
+                  f"| {t_or_dash(w)} ({IO_MIB / w:.0f} MiB/s) | — | — | — | — | — |")
+    if rows_wanted & {"io", "mmap"}:
+        for mib in [IO_MIB, BIG_MIB]:
+            w = m(("mmap", mib), "wick")
+            if w is None:
+                continue
+            print(f"| mapped open (.pt), {mib} MiB | default | {t_or_dash(w)} "
+                  f"| n/a (no mmap load in 1.13) | — | — | — "
+                  f"| < 10 ms{'' if w < 0.01 else ' (missed)'} |")
+    if "sgemm" in rows_wanted:
+        for t in threads_list:
+            w, o = m(("sgemm", t), "wick"), m(("sgemm", t), "openblas")
+            flops = 2.0 * GEMM_N**3
+            print(f"| sgemm 1024³ (wick::matmul vs cblas_sgemm direct; OpenBLAS in the PyTorch "
+                  f"column) | {t} | {flops / w / 1e9:.1f} GFLOP/s | {flops / o / 1e9:.1f} GFLOP/s "
+                  f"| — | {ratio(w, o, 0.9)} | — | ≥ 0.9× |")
+    if "kernels" in rows_wanted:
+        t = max(threads_list)
+        wk = run_wick_kernels(kernels, t, args.min_time, args.repetitions, extra)
+        pk = run_torch_kernels(t, args.min_time, args.repetitions)
+        print("\n".join(kernel_rows(wk, pk, t)))
 
 
 if __name__ == "__main__":

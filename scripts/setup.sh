@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package wick needs to build, test and run: the
-# toolchain, its libraries, PyTorch + NumPy for the interop tests, and the
-# Fashion-MNIST dataset for the training demo.
+# toolchain, its libraries, PyTorch + NumPy for the interop tests, libtorch's
+# C++ headers for the benchmark peer bench/libtorch_seed_net (small next to
+# python3-torch, whose libtorch1.13 it shares), and the Fashion-MNIST dataset
+# for the training demo.
 # Idempotent: when everything is present it changes nothing and needs no
 # network. Runs as root, or through sudo when not root.
 set -euo pipefail
@@ -10,7 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libopenblas-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-torch python3-numpy
+  python3 python3-torch python3-numpy libtorch-dev
   clang-format
   dataset-fashion-mnist
 )

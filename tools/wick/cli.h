@@ -81,5 +81,6 @@ Command add_inspect(CLI::App& app);
 Command add_verify(CLI::App& app);
 Command add_diff(CLI::App& app);
 Command add_convert(CLI::App& app);
+Command add_bench(CLI::App& app);
 
 }  // namespace wick::cli

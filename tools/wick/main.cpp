@@ -40,7 +40,8 @@ int run(int argc, char** argv) {
                "wick"};
   app.set_version_flag("--version", "wick " WICK_VERSION_STRING);
   app.require_subcommand(0, 1);
-  const Command commands[] = {add_inspect(app), add_verify(app), add_diff(app), add_convert(app)};
+  const Command commands[] = {add_inspect(app), add_verify(app), add_diff(app), add_convert(app),
+                              add_bench(app)};
   app.footer(
       "Exit status: 0 success; 1 diff found differences or verify found a problem;\n"
       "2 bad usage or an unreadable or malformed file. 'wick <command> --help' for more.");
