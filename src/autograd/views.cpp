@@ -27,8 +27,8 @@ Shape infer_size(const Shape& sizes, int64_t numel, const char* op) {
       infer = int64_t(d);
     } else {
       WICK_CHECK_AS(ShapeError, sizes[d] >= 0, op, ": invalid size ", sizes[d], " in ", sizes);
-      WICK_CHECK_AS(ShapeError, !__builtin_mul_overflow(known, sizes[d], &known), op,
-                    ": sizes ", sizes, " overflow the element count");
+      WICK_CHECK_AS(ShapeError, !__builtin_mul_overflow(known, sizes[d], &known), op, ": sizes ",
+                    sizes, " overflow the element count");
     }
   }
   if (infer >= 0) {
@@ -45,7 +45,8 @@ Shape infer_size(const Shape& sizes, int64_t numel, const char* op) {
 /// Strides that express `new_sizes` over the layout (sizes, strides) without
 /// copying, or nullopt if none do. Dims that are contiguous with each other
 /// form chunks; each chunk must be split into whole new dims.
-std::optional<Shape> view_strides(const Shape& sizes, const Shape& strides, const Shape& new_sizes) {
+std::optional<Shape> view_strides(const Shape& sizes, const Shape& strides,
+                                  const Shape& new_sizes) {
   Shape out(new_sizes.size());
   if (sizes.empty()) return detail::contiguous_strides(new_sizes);
   int64_t numel = 1;
@@ -83,9 +84,8 @@ Tensor make_view_alias(const Tensor& in, const char* name) {
 
 /// Backward of every reshaping view: reshape the gradient back.
 void record_reshape(const Tensor& out, const char* name, const Tensor& in) {
-  record(out, name, {in}, [sizes = in.sizes()](const Tensor& g) {
-    return std::vector<Tensor>{g.reshape(sizes)};
-  });
+  record(out, name, {in},
+         [sizes = in.sizes()](const Tensor& g) { return std::vector<Tensor>{g.reshape(sizes)}; });
 }
 
 }  // namespace
@@ -93,8 +93,10 @@ void record_reshape(const Tensor& out, const char* name, const Tensor& in) {
 Tensor Tensor::view(const Shape& sizes) const {
   Shape s = infer_size(sizes, numel(), "view");
   auto st = view_strides(this->sizes(), strides(), s);
-  WICK_CHECK_AS(ShapeError, st.has_value(), "view: size ", sizes, " is not compatible with input "
-                "sizes ", this->sizes(), " and strides ", strides(),
+  WICK_CHECK_AS(ShapeError, st.has_value(), "view: size ", sizes,
+                " is not compatible with input "
+                "sizes ",
+                this->sizes(), " and strides ", strides(),
                 " (at least one dimension spans across two contiguous subspaces); use "
                 ".reshape(...) instead");
   Tensor out = make_view(*this, s, *st, storage_offset());
@@ -149,8 +151,8 @@ Tensor Tensor::t() const {
   WICK_CHECK_AS(ShapeError, dim() <= 2, "t: expects a tensor with <= 2 dimensions, but self is ",
                 dim(), "D (sizes ", sizes(), ")");
   if (dim() < 2) return make_view_alias(*this, "TBackward0");
-  Tensor out = make_view(*this, {sizes()[1], sizes()[0]}, {strides()[1], strides()[0]},
-                         storage_offset());
+  Tensor out =
+      make_view(*this, {sizes()[1], sizes()[0]}, {strides()[1], strides()[0]}, storage_offset());
   record(out, "TBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g.t()}; });
   return out;
 }
@@ -210,9 +212,10 @@ Tensor Tensor::select(int64_t dim_, int64_t index) const {
 }
 
 Tensor Tensor::expand(const Shape& sizes_) const {
-  WICK_CHECK_AS(ShapeError, int64_t(sizes_.size()) >= dim(), "expand: the number of sizes provided (",
-                sizes_.size(), ") must be greater or equal to the number of dimensions in the tensor (",
-                dim(), ")");
+  WICK_CHECK_AS(ShapeError, int64_t(sizes_.size()) >= dim(),
+                "expand: the number of sizes provided (", sizes_.size(),
+                ") must be greater or equal to the number of dimensions in the tensor (", dim(),
+                ")");
   size_t lead = sizes_.size() - size_t(dim());
   Shape sz(sizes_.size()), st(sizes_.size());
   for (size_t i = 0; i < sizes_.size(); ++i) {
@@ -225,17 +228,17 @@ Tensor Tensor::expand(const Shape& sizes_) const {
     }
     int64_t have = sizes()[i - lead];
     int64_t want = sizes_[i] == -1 ? have : sizes_[i];
-    WICK_CHECK_AS(ShapeError, want == have || have == 1, "expand: the expanded size of the tensor (",
-                  want, ") must match the existing size (", have, ") at non-singleton dimension ",
-                  i, " (target sizes ", sizes_, ", tensor sizes ", sizes(), ")");
+    WICK_CHECK_AS(ShapeError, want == have || have == 1,
+                  "expand: the expanded size of the tensor (", want,
+                  ") must match the existing size (", have, ") at non-singleton dimension ", i,
+                  " (target sizes ", sizes_, ", tensor sizes ", sizes(), ")");
     sz[i] = want;
     st[i] = want == have ? strides()[i - lead] : 0;
   }
   detail::checked_numel(sz, "expand");
   Tensor out = make_view(*this, sz, st, storage_offset());
-  record(out, "ExpandBackward0", {*this}, [in = sizes()](const Tensor& g) {
-    return std::vector<Tensor>{autograd::sum_to(g, in)};
-  });
+  record(out, "ExpandBackward0", {*this},
+         [in = sizes()](const Tensor& g) { return std::vector<Tensor>{autograd::sum_to(g, in)}; });
   return out;
 }
 
@@ -282,20 +285,24 @@ Tensor Tensor::as_strided(const Shape& sizes_, const Shape& strides_,
                           std::optional<int64_t> storage_offset_) const {
   WICK_CHECK_AS(ShapeError, sizes_.size() == strides_.size(), "as_strided: ", sizes_.size(),
                 " sizes but ", strides_.size(), " strides");
-  WICK_CHECK(!autograd::needs_grad(*this), "as_strided: not differentiable in wick; detach() first");
+  WICK_CHECK(!autograd::needs_grad(*this),
+             "as_strided: not differentiable in wick; detach() first");
   int64_t off = storage_offset_.value_or(storage_offset());
   WICK_CHECK_AS(IndexError, off >= 0, "as_strided: negative storage offset ", off);
   // The largest element reached must lie inside the storage.
   int64_t last = off;
   bool empty = false;
   for (size_t i = 0; i < sizes_.size(); ++i) {
-    WICK_CHECK_AS(ShapeError, sizes_[i] >= 0 && strides_[i] >= 0, "as_strided: negative size or "
-                  "stride in sizes ", sizes_, " strides ", strides_);
+    WICK_CHECK_AS(ShapeError, sizes_[i] >= 0 && strides_[i] >= 0,
+                  "as_strided: negative size or "
+                  "stride in sizes ",
+                  sizes_, " strides ", strides_);
     if (sizes_[i] == 0) empty = true;
     int64_t reach;
-    WICK_CHECK_AS(ShapeError, !__builtin_mul_overflow(sizes_[i] - 1, strides_[i], &reach) &&
-                  !__builtin_add_overflow(last, reach, &last), "as_strided: sizes ", sizes_,
-                  " and strides ", strides_, " overflow");
+    WICK_CHECK_AS(ShapeError,
+                  !__builtin_mul_overflow(sizes_[i] - 1, strides_[i], &reach) &&
+                      !__builtin_add_overflow(last, reach, &last),
+                  "as_strided: sizes ", sizes_, " and strides ", strides_, " overflow");
   }
   detail::checked_numel(sizes_, "as_strided");
   int64_t capacity = int64_t(storage()->nbytes()) / element_size();
@@ -322,9 +329,8 @@ Tensor Tensor::to(DType dt, bool copy) const {
   Tensor out = detail::make_empty(sizes(), dt, "to");
   detail::copy_raw(out, *this);
   if (is_floating_point(dt) || is_complex(dt)) {
-    record(out, "ToCopyBackward0", {*this}, [src = dtype()](const Tensor& g) {
-      return std::vector<Tensor>{g.to(src)};
-    });
+    record(out, "ToCopyBackward0", {*this},
+           [src = dtype()](const Tensor& g) { return std::vector<Tensor>{g.to(src)}; });
   }
   return out;
 }
@@ -337,7 +343,8 @@ const Tensor& Tensor::fill_(Scalar value) const {
 
 const Tensor& Tensor::copy_(const Tensor& src) const {
   autograd::check_inplace(*this, "copy_");
-  WICK_CHECK(!autograd::needs_grad(src), "copy_: copying from a tensor that requires grad is not "
+  WICK_CHECK(!autograd::needs_grad(src),
+             "copy_: copying from a tensor that requires grad is not "
              "differentiable in wick; detach() the source or use NoGradGuard");
   if (src.storage() == storage()) {
     detail::copy_raw(*this, src.clone());  // may overlap: go through a temporary

@@ -10,7 +10,7 @@ uint16_t Half::from_float(float f) {
   uint32_t x = std::bit_cast<uint32_t>(f);
   uint32_t sign = (x >> 16) & 0x8000u;
   uint32_t abs = x & 0x7fffffffu;
-  if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);  // NaN
+  if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);   // NaN
   if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds to >= 65520: inf
   if (abs < 0x38800000u) {
     // Result is subnormal (or zero): value / 2^-24, rounded to nearest even.
@@ -56,10 +56,10 @@ DType dtype_from_name(std::string_view full_name) {
     std::string_view name;
     DType dtype;
   };
-  static constexpr Alias aliases[] = {
-      {"float", DType::Float32},  {"double", DType::Float64},   {"half", DType::Float16},
-      {"short", DType::Int16},    {"int", DType::Int32},        {"long", DType::Int64},
-      {"cfloat", DType::Complex64}, {"cdouble", DType::Complex128}};
+  static constexpr Alias aliases[] = {{"float", DType::Float32},    {"double", DType::Float64},
+                                      {"half", DType::Float16},     {"short", DType::Int16},
+                                      {"int", DType::Int32},        {"long", DType::Int64},
+                                      {"cfloat", DType::Complex64}, {"cdouble", DType::Complex128}};
   for (const auto& a : aliases)
     if (a.name == name) return a.dtype;
   throw DTypeError("unknown dtype name '" + std::string(full_name) +

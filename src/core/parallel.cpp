@@ -20,7 +20,11 @@ int initial_threads() {
 std::atomic<int> g_threads{initial_threads()};
 }  // namespace
 
-void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n); }
-int get_num_threads() { return g_threads.load(std::memory_order_relaxed); }
+void set_num_threads(int n) {
+  g_threads.store(n < 1 ? 1 : n);
+}
+int get_num_threads() {
+  return g_threads.load(std::memory_order_relaxed);
+}
 
 }  // namespace wick

@@ -13,7 +13,9 @@ uint64_t splitmix64(uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 }  // namespace
 
 void Generator::seed_(uint64_t seed) {
@@ -62,15 +64,19 @@ Generator& default_generator() {
   return g;
 }
 
-void manual_seed(uint64_t seed) { default_generator().seed_(seed); }
+void manual_seed(uint64_t seed) {
+  default_generator().seed_(seed);
+}
 
 namespace {
 template <class Fn>
 const Tensor& fill_random(const Tensor& t, const char* op, Fn&& draw) {
   visit_dtype(t.dtype(), [&]<class T>() {
     if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> ||
-                  std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>) {
-      throw DTypeError(detail::concat(op, ": expected a floating-point tensor but got ", t.dtype()));
+                  std::is_same_v<T, std::complex<float>> ||
+                  std::is_same_v<T, std::complex<double>>) {
+      throw DTypeError(
+          detail::concat(op, ": expected a floating-point tensor but got ", t.dtype()));
     } else {
       T* base = reinterpret_cast<T*>(t.storage()->data());
       detail::for_each_strided<1>(t.sizes(), {&t.strides()}, {t.storage_offset()},
@@ -85,9 +91,8 @@ const Tensor& uniform_(const Tensor& t, double low, double high, Generator* gen)
   Generator& g = gen ? *gen : default_generator();
   if (t.dtype() == DType::Float64)
     return fill_random(t, "uniform_", [&] { return low + (high - low) * g.uniform_double(); });
-  return fill_random(t, "uniform_", [&] {
-    return float(low) + float(high - low) * g.uniform_float();
-  });
+  return fill_random(t, "uniform_",
+                     [&] { return float(low) + float(high - low) * g.uniform_float(); });
 }
 
 const Tensor& normal_(const Tensor& t, double mean, double std, Generator* gen) {

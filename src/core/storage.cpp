@@ -56,7 +56,8 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
   size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
   if (rounded == 0) rounded = kAlign;
   void* p = std::aligned_alloc(kAlign, rounded);
-  if (!p) throw Error(detail::concat("Storage::allocate: out of memory allocating ", nbytes, " bytes"));
+  if (!p)
+    throw Error(detail::concat("Storage::allocate: out of memory allocating ", nbytes, " bytes"));
   std::shared_ptr<Storage> s(new Storage());
   s->data_ = static_cast<std::byte*>(p);
   s->nbytes_ = nbytes;

@@ -67,8 +67,8 @@ int64_t element_offset(const Tensor& t, const Shape& index, const char* op) {
     int64_t i = index[d];
     int64_t n = t.sizes()[d];
     if (i < 0) i += n;
-    WICK_CHECK_AS(IndexError, i >= 0 && i < n, op, ": index ", index[d], " is out of bounds for dim ",
-                  d, " with size ", n);
+    WICK_CHECK_AS(IndexError, i >= 0 && i < n, op, ": index ", index[d],
+                  " is out of bounds for dim ", d, " with size ", n);
     off += i * t.strides()[d];
   }
   return off;
@@ -84,15 +84,15 @@ Scalar Tensor::at(const Shape& index) const {
 
 void Tensor::set(const Shape& index, Scalar value) const {
   int64_t off = element_offset(*this, index, "set");
-  visit_dtype(dtype(), [&]<class T>() {
-    reinterpret_cast<T*>(storage()->data())[off] = value.to<T>();
-  });
+  visit_dtype(dtype(),
+              [&]<class T>() { reinterpret_cast<T*>(storage()->data())[off] = value.to<T>(); });
 }
 
 Scalar Tensor::item() const {
   WICK_CHECK(numel() == 1, "item: a tensor with ", numel(),
              " elements cannot be converted to a scalar (sizes ", sizes(), ")");
-  return visit_dtype(dtype(), [&]<class T>() { return Scalar(*static_cast<const T*>(data_ptr())); });
+  return visit_dtype(dtype(),
+                     [&]<class T>() { return Scalar(*static_cast<const T*>(data_ptr())); });
 }
 
 template <class T>
@@ -101,10 +101,9 @@ std::vector<T> Tensor::to_vector() const {
   out.reserve(size_t(numel()));
   visit_dtype(dtype(), [&]<class S>() {
     const S* base = reinterpret_cast<const S*>(storage()->data());
-    detail::for_each_strided<1>(sizes(), {&strides()}, {storage_offset()},
-                                [&](const std::array<int64_t, 1>& o) {
-                                  out.push_back(convert_element<T>(base[o[0]]));
-                                });
+    detail::for_each_strided<1>(
+        sizes(), {&strides()}, {storage_offset()},
+        [&](const std::array<int64_t, 1>& o) { out.push_back(convert_element<T>(base[o[0]])); });
   });
   return out;
 }
@@ -139,8 +138,9 @@ namespace detail {
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   int64_t n = ndim == 0 ? 1 : ndim;  // like PyTorch, a 0-dim tensor accepts dim 0 and -1
-  WICK_CHECK_AS(IndexError, dim >= -n && dim < n, op, ": dimension out of range (expected to be in range of [",
-                -n, ", ", n - 1, "], but got ", dim, ")");
+  WICK_CHECK_AS(IndexError, dim >= -n && dim < n, op,
+                ": dimension out of range (expected to be in range of [", -n, ", ", n - 1,
+                "], but got ", dim, ")");
   return dim < 0 ? dim + n : dim;
 }
 
@@ -167,8 +167,8 @@ int64_t checked_numel(const Shape& sizes, const char* op) {
 Tensor make_empty(const Shape& sizes, DType dtype, const char* op) {
   int64_t n = checked_numel(sizes, op);
   int64_t bytes;
-  WICK_CHECK_AS(ShapeError, !__builtin_mul_overflow(n, element_size(dtype), &bytes), op,
-                ": sizes ", sizes, " of ", dtype, " overflow the byte count");
+  WICK_CHECK_AS(ShapeError, !__builtin_mul_overflow(n, element_size(dtype), &bytes), op, ": sizes ",
+                sizes, " of ", dtype, " overflow the byte count");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = Storage::allocate(size_t(bytes));
   impl->sizes = sizes;
@@ -229,11 +229,9 @@ void copy_raw(const Tensor& dst, const Tensor& src) {
         }
         return;
       }
-      for_each_strided<2>(dst.sizes(), {&dst.strides(), &sst},
-                          {dst.storage_offset(), src.storage_offset()},
-                          [&](const std::array<int64_t, 2>& o) {
-                            d[o[0]] = convert_element<D>(s[o[1]]);
-                          });
+      for_each_strided<2>(
+          dst.sizes(), {&dst.strides(), &sst}, {dst.storage_offset(), src.storage_offset()},
+          [&](const std::array<int64_t, 2>& o) { d[o[0]] = convert_element<D>(s[o[1]]); });
     });
   });
 }
@@ -262,8 +260,12 @@ Tensor full(const Shape& sizes, Scalar value, TensorOptions options) {
   return t;
 }
 
-Tensor zeros(const Shape& sizes, TensorOptions options) { return full(sizes, 0, options); }
-Tensor ones(const Shape& sizes, TensorOptions options) { return full(sizes, 1, options); }
+Tensor zeros(const Shape& sizes, TensorOptions options) {
+  return full(sizes, 0, options);
+}
+Tensor ones(const Shape& sizes, TensorOptions options) {
+  return full(sizes, 1, options);
+}
 
 Tensor scalar_tensor(Scalar value, std::optional<DType> dtype) {
   return full({}, value, {.dtype = dtype.value_or(value.default_dtype())});
@@ -291,7 +293,8 @@ template Tensor tensor<bool>(const std::vector<bool>&, const Shape&);
 template Tensor tensor<Half>(const std::vector<Half>&, const Shape&);
 template Tensor tensor<BFloat16>(const std::vector<BFloat16>&, const Shape&);
 template Tensor tensor<std::complex<float>>(const std::vector<std::complex<float>>&, const Shape&);
-template Tensor tensor<std::complex<double>>(const std::vector<std::complex<double>>&, const Shape&);
+template Tensor tensor<std::complex<double>>(const std::vector<std::complex<double>>&,
+                                             const Shape&);
 
 Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<DType> dtype) {
   bool all_int = start.is_integral() && end.is_integral() && step.is_integral();
@@ -299,8 +302,9 @@ Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<DType> dtype)
   double s = start.to<double>(), e = end.to<double>(), st = step.to<double>();
   WICK_CHECK(st != 0, "arange: step must be nonzero");
   WICK_CHECK(std::isfinite(s) && std::isfinite(e), "arange: unsupported range ", s, " -> ", e);
-  WICK_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign (start ",
-             s, ", end ", e, ", step ", st, ")");
+  WICK_CHECK((st > 0 && e >= s) || (st < 0 && e <= s),
+             "arange: upper bound and larger bound inconsistent with step sign (start ", s,
+             ", end ", e, ", step ", st, ")");
   double count = std::ceil((e - s) / st);
   WICK_CHECK_AS(ShapeError, count < 9.0e18, "arange: ", count, " elements is too many");
   int64_t n = int64_t(count);
@@ -317,11 +321,21 @@ Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<DType> dtype)
   return t;
 }
 
-Tensor arange(Scalar end, std::optional<DType> dtype) { return arange(Scalar(0), end, 1, dtype); }
+Tensor arange(Scalar end, std::optional<DType> dtype) {
+  return arange(Scalar(0), end, 1, dtype);
+}
 
-Tensor empty_like(const Tensor& t) { return detail::make_empty(t.sizes(), t.dtype()); }
-Tensor zeros_like(const Tensor& t) { return full(t.sizes(), 0, {.dtype = t.dtype()}); }
-Tensor ones_like(const Tensor& t) { return full(t.sizes(), 1, {.dtype = t.dtype()}); }
-Tensor full_like(const Tensor& t, Scalar value) { return full(t.sizes(), value, {.dtype = t.dtype()}); }
+Tensor empty_like(const Tensor& t) {
+  return detail::make_empty(t.sizes(), t.dtype());
+}
+Tensor zeros_like(const Tensor& t) {
+  return full(t.sizes(), 0, {.dtype = t.dtype()});
+}
+Tensor ones_like(const Tensor& t) {
+  return full(t.sizes(), 1, {.dtype = t.dtype()});
+}
+Tensor full_like(const Tensor& t, Scalar value) {
+  return full(t.sizes(), value, {.dtype = t.dtype()});
+}
 
 }  // namespace wick

@@ -52,15 +52,19 @@ struct AutogradMeta {
   bool requires_grad = false;
   bool retains_grad = false;
   Tensor grad;
-  std::shared_ptr<Node> grad_fn;              // null for leaves
-  std::weak_ptr<Node> grad_accumulator;       // leaves only, created on demand
+  std::shared_ptr<Node> grad_fn;         // null for leaves
+  std::weak_ptr<Node> grad_accumulator;  // leaves only, created on demand
   // Shape and dtype of the output, to check and shape incoming gradients.
 };
 
 /// True when grad mode is on and any defined input requires grad.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
-inline bool needs_grad(const Tensor& a) { return needs_grad({&a}); }
-inline bool needs_grad(const Tensor& a, const Tensor& b) { return needs_grad({&a, &b}); }
+inline bool needs_grad(const Tensor& a) {
+  return needs_grad({&a});
+}
+inline bool needs_grad(const Tensor& a, const Tensor& b) {
+  return needs_grad({&a, &b});
+}
 
 /// Attaches a backward node named `name` to `output` (which must have been
 /// freshly made by the operation), with one edge per input. `backward` runs

@@ -71,64 +71,153 @@ std::string_view dtype_name(DType t);
 /// "half", "long", "double"). Throws DTypeError for an unknown name.
 DType dtype_from_name(std::string_view name);
 
-inline std::ostream& operator<<(std::ostream& os, DType t) { return os << dtype_name(t); }
+inline std::ostream& operator<<(std::ostream& os, DType t) {
+  return os << dtype_name(t);
+}
 
 constexpr bool is_floating_point(DType t) {
-  return t == DType::Float32 || t == DType::Float64 || t == DType::Float16 ||
-         t == DType::BFloat16;
+  return t == DType::Float32 || t == DType::Float64 || t == DType::Float16 || t == DType::BFloat16;
 }
-constexpr bool is_complex(DType t) { return t == DType::Complex64 || t == DType::Complex128; }
+constexpr bool is_complex(DType t) {
+  return t == DType::Complex64 || t == DType::Complex128;
+}
 constexpr bool is_integral(DType t, bool include_bool = false) {
   return (t >= DType::Int8 && t <= DType::UInt8) || (include_bool && t == DType::Bool);
 }
 
 /// The C++ type that holds one element of a dtype.
-template <DType T> struct CppType;
-template <> struct CppType<DType::Float32> { using type = float; };
-template <> struct CppType<DType::Float64> { using type = double; };
-template <> struct CppType<DType::Float16> { using type = Half; };
-template <> struct CppType<DType::BFloat16> { using type = BFloat16; };
-template <> struct CppType<DType::Int8> { using type = int8_t; };
-template <> struct CppType<DType::Int16> { using type = int16_t; };
-template <> struct CppType<DType::Int32> { using type = int32_t; };
-template <> struct CppType<DType::Int64> { using type = int64_t; };
-template <> struct CppType<DType::UInt8> { using type = uint8_t; };
-template <> struct CppType<DType::Bool> { using type = bool; };
-template <> struct CppType<DType::Complex64> { using type = std::complex<float>; };
-template <> struct CppType<DType::Complex128> { using type = std::complex<double>; };
+template <DType T>
+struct CppType;
+template <>
+struct CppType<DType::Float32> {
+  using type = float;
+};
+template <>
+struct CppType<DType::Float64> {
+  using type = double;
+};
+template <>
+struct CppType<DType::Float16> {
+  using type = Half;
+};
+template <>
+struct CppType<DType::BFloat16> {
+  using type = BFloat16;
+};
+template <>
+struct CppType<DType::Int8> {
+  using type = int8_t;
+};
+template <>
+struct CppType<DType::Int16> {
+  using type = int16_t;
+};
+template <>
+struct CppType<DType::Int32> {
+  using type = int32_t;
+};
+template <>
+struct CppType<DType::Int64> {
+  using type = int64_t;
+};
+template <>
+struct CppType<DType::UInt8> {
+  using type = uint8_t;
+};
+template <>
+struct CppType<DType::Bool> {
+  using type = bool;
+};
+template <>
+struct CppType<DType::Complex64> {
+  using type = std::complex<float>;
+};
+template <>
+struct CppType<DType::Complex128> {
+  using type = std::complex<double>;
+};
 
 /// The dtype of a C++ element type.
-template <class T> constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::Float32; }
-template <> constexpr DType dtype_of<double>() { return DType::Float64; }
-template <> constexpr DType dtype_of<Half>() { return DType::Float16; }
-template <> constexpr DType dtype_of<BFloat16>() { return DType::BFloat16; }
-template <> constexpr DType dtype_of<int8_t>() { return DType::Int8; }
-template <> constexpr DType dtype_of<int16_t>() { return DType::Int16; }
-template <> constexpr DType dtype_of<int32_t>() { return DType::Int32; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::Int64; }
-template <> constexpr DType dtype_of<uint8_t>() { return DType::UInt8; }
-template <> constexpr DType dtype_of<bool>() { return DType::Bool; }
-template <> constexpr DType dtype_of<std::complex<float>>() { return DType::Complex64; }
-template <> constexpr DType dtype_of<std::complex<double>>() { return DType::Complex128; }
+template <class T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::Float32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::Float64;
+}
+template <>
+constexpr DType dtype_of<Half>() {
+  return DType::Float16;
+}
+template <>
+constexpr DType dtype_of<BFloat16>() {
+  return DType::BFloat16;
+}
+template <>
+constexpr DType dtype_of<int8_t>() {
+  return DType::Int8;
+}
+template <>
+constexpr DType dtype_of<int16_t>() {
+  return DType::Int16;
+}
+template <>
+constexpr DType dtype_of<int32_t>() {
+  return DType::Int32;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return DType::Int64;
+}
+template <>
+constexpr DType dtype_of<uint8_t>() {
+  return DType::UInt8;
+}
+template <>
+constexpr DType dtype_of<bool>() {
+  return DType::Bool;
+}
+template <>
+constexpr DType dtype_of<std::complex<float>>() {
+  return DType::Complex64;
+}
+template <>
+constexpr DType dtype_of<std::complex<double>>() {
+  return DType::Complex128;
+}
 
 /// Calls `f.template operator()<T>()` with T the C++ type of `t`:
 ///   visit_dtype(t, [&]<class T>() { ... });
 template <class F>
 decltype(auto) visit_dtype(DType t, F&& f) {
   switch (t) {
-    case DType::Float32: return f.template operator()<float>();
-    case DType::Float64: return f.template operator()<double>();
-    case DType::Float16: return f.template operator()<Half>();
-    case DType::BFloat16: return f.template operator()<BFloat16>();
-    case DType::Int8: return f.template operator()<int8_t>();
-    case DType::Int16: return f.template operator()<int16_t>();
-    case DType::Int32: return f.template operator()<int32_t>();
-    case DType::Int64: return f.template operator()<int64_t>();
-    case DType::UInt8: return f.template operator()<uint8_t>();
-    case DType::Bool: return f.template operator()<bool>();
-    case DType::Complex64: return f.template operator()<std::complex<float>>();
-    case DType::Complex128: return f.template operator()<std::complex<double>>();
+    case DType::Float32:
+      return f.template operator()<float>();
+    case DType::Float64:
+      return f.template operator()<double>();
+    case DType::Float16:
+      return f.template operator()<Half>();
+    case DType::BFloat16:
+      return f.template operator()<BFloat16>();
+    case DType::Int8:
+      return f.template operator()<int8_t>();
+    case DType::Int16:
+      return f.template operator()<int16_t>();
+    case DType::Int32:
+      return f.template operator()<int32_t>();
+    case DType::Int64:
+      return f.template operator()<int64_t>();
+    case DType::UInt8:
+      return f.template operator()<uint8_t>();
+    case DType::Bool:
+      return f.template operator()<bool>();
+    case DType::Complex64:
+      return f.template operator()<std::complex<float>>();
+    case DType::Complex128:
+      return f.template operator()<std::complex<double>>();
   }
   throw DTypeError("visit_dtype: invalid dtype value " + std::to_string(int(t)));
 }
@@ -138,22 +227,24 @@ decltype(auto) visit_dtype(DType t, F&& f) {
 /// part, anything else to bool is `!= 0`, float to integer truncates toward zero.
 template <class To, class From>
 To convert_element(From v) {
-  constexpr bool from_complex = std::is_same_v<From, std::complex<float>> ||
-                                std::is_same_v<From, std::complex<double>>;
+  constexpr bool from_complex =
+      std::is_same_v<From, std::complex<float>> || std::is_same_v<From, std::complex<double>>;
   constexpr bool to_complex =
       std::is_same_v<To, std::complex<float>> || std::is_same_v<To, std::complex<double>>;
   if constexpr (std::is_same_v<To, From>) {
     return v;
   } else if constexpr (from_complex) {
-    if constexpr (to_complex) return To(typename To::value_type(v.real()),
-                                        typename To::value_type(v.imag()));
-    else return convert_element<To>(v.real());
+    if constexpr (to_complex)
+      return To(typename To::value_type(v.real()), typename To::value_type(v.imag()));
+    else
+      return convert_element<To>(v.real());
   } else if constexpr (to_complex) {
     return To(typename To::value_type(convert_element<double>(v)), 0);
   } else if constexpr (std::is_same_v<To, bool>) {
     if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>)
       return float(v) != 0.0f;
-    else return v != From(0);
+    else
+      return v != From(0);
   } else if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>) {
     return convert_element<To>(float(v));
   } else if constexpr (std::is_same_v<To, Half> || std::is_same_v<To, BFloat16>) {

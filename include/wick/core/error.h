@@ -55,9 +55,9 @@ std::string concat(Args&&... args) {
 
 /// Throws `Kind` (a wick::Error subclass) with the streamed arguments as the
 /// message when `cond` is false. The message is only built on failure.
-#define WICK_CHECK_AS(Kind, cond, ...) \
-  do {                                 \
-    if (!(cond)) [[unlikely]]          \
+#define WICK_CHECK_AS(Kind, cond, ...)                 \
+  do {                                                 \
+    if (!(cond)) [[unlikely]]                          \
       throw Kind(::wick::detail::concat(__VA_ARGS__)); \
   } while (0)
 

@@ -20,8 +20,8 @@ class Scalar {
   Scalar() : kind_(Kind::Int), i_(0) {}
   Scalar(bool v) : kind_(Kind::Bool), i_(v) {}
   template <class T>
-    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  Scalar(T v) : kind_(Kind::Int), i_(int64_t(v)) {}
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) Scalar(T v)
+      : kind_(Kind::Int), i_(int64_t(v)) {}
   Scalar(float v) : kind_(Kind::Float), d_(v) {}
   Scalar(double v) : kind_(Kind::Float), d_(v) {}
   Scalar(Half v) : kind_(Kind::Float), d_(float(v)) {}
@@ -39,10 +39,14 @@ class Scalar {
   template <class T>
   T to() const {
     switch (kind_) {
-      case Kind::Bool: return convert_element<T>(bool(i_));
-      case Kind::Int: return convert_element<T>(i_);
-      case Kind::Float: return convert_element<T>(d_);
-      case Kind::Complex: return convert_element<T>(c_);
+      case Kind::Bool:
+        return convert_element<T>(bool(i_));
+      case Kind::Int:
+        return convert_element<T>(i_);
+      case Kind::Float:
+        return convert_element<T>(d_);
+      case Kind::Complex:
+        return convert_element<T>(c_);
     }
     return T();
   }
@@ -50,10 +54,14 @@ class Scalar {
   /// The dtype PyTorch infers for a tensor made from this value alone.
   DType default_dtype() const {
     switch (kind_) {
-      case Kind::Bool: return DType::Bool;
-      case Kind::Int: return DType::Int64;
-      case Kind::Float: return DType::Float32;
-      case Kind::Complex: return DType::Complex64;
+      case Kind::Bool:
+        return DType::Bool;
+      case Kind::Int:
+        return DType::Int64;
+      case Kind::Float:
+        return DType::Float32;
+      case Kind::Complex:
+        return DType::Complex64;
     }
     return DType::Float32;
   }
