@@ -6,27 +6,12 @@
 #include "wick/autograd/gradcheck.h"
 #include "wick/core/random.h"
 
+#include "gradcheck_support.h"
+
 using namespace wick;
 namespace F = wick::functional;
-using Inputs = std::vector<Tensor>;
 
-namespace {
-
-constexpr TensorOptions kF64 = {.dtype = DType::Float64};
-
-/// A float64 leaf that requires grad.
-Tensor leaf(const Shape& sizes) {
-  return randn(sizes, kF64).requires_grad_();
-}
-
-/// gradcheck with the tolerances of this suite: eps 1e-6, 1e-6 absolute plus
-/// 1e-5 relative.
-void check(const autograd::GradcheckFn& fn, const Inputs& inputs) {
-  auto r = autograd::gradcheck(fn, inputs, {.eps = 1e-6, .atol = 1e-6, .rtol = 1e-5});
-  EXPECT_TRUE(r.ok) << r.message;
-}
-
-}  // namespace
+using namespace wick::testing;
 
 TEST(GradcheckFunctional, Conv2d) {
   struct Case {

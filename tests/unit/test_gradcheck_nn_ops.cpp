@@ -8,25 +8,12 @@
 #include "wick/autograd/node.h"
 #include "wick/core/random.h"
 
+#include "gradcheck_support.h"
+
 using namespace wick;
 namespace F = wick::functional;
-using Inputs = std::vector<Tensor>;
 
-namespace {
-
-constexpr TensorOptions kF64 = {.dtype = DType::Float64};
-
-Tensor leaf(const Shape& sizes) {
-  return randn(sizes, kF64).requires_grad_();
-}
-
-/// gradcheck with the tolerances of test_gradcheck_functional.cpp.
-void check(const autograd::GradcheckFn& fn, const Inputs& inputs) {
-  auto r = autograd::gradcheck(fn, inputs, {.eps = 1e-6, .atol = 1e-6, .rtol = 1e-5});
-  EXPECT_TRUE(r.ok) << r.message;
-}
-
-}  // namespace
+using namespace wick::testing;
 
 TEST(GradcheckNnOps, LayerNorm) {
   struct Case {
