@@ -210,15 +210,26 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Pai
 
   Tensor x = contiguous_raw(input), w = contiguous_raw(weight), b = contiguous_or_undefined(bias);
   Tensor out = make_empty(image_sizes(im, c_out, s.out_h, s.out_w), input.dtype(), op);
+  const bool grad = autograd::needs_grad({&input, &weight, &bias});
+  // The weight's gradient needs the input's column matrices again: keep the
+  // forward's (as PyTorch's CPU convolution keeps `finput`) unless they are
+  // large, when unfolding twice is cheaper than holding them.
+  constexpr int64_t kMaxKeptColumnBytes = int64_t(64) << 20;
+  Tensor columns;
+  const int64_t column_numel = kernels::conv2d_columns_per_image(s) * s.batch;
+  if (grad && weight.requires_grad() && column_numel > 0 &&
+      column_numel * element_size(input.dtype()) <= kMaxKeptColumnBytes)
+    columns = make_empty({column_numel}, input.dtype(), op);
   visit_float(input.dtype(), [&]<class T>() {
-    kernels::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), out.data<T>());
+    kernels::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), out.data<T>(),
+                               mut_ptr_or_null<T>(columns));
   });
 
-  if (autograd::needs_grad({&input, &weight, &bias})) {
+  if (grad) {
     const bool need_x = input.requires_grad(), need_w = weight.requires_grad();
     const bool need_b = wants_grad(bias);
     record_optional(out, "ConvolutionBackward0", {input, weight, bias},
-                    [s, need_x, need_w, need_b, x = x.detach(), w = w.detach(),
+                    [s, need_x, need_w, need_b, x = x.detach(), w = w.detach(), columns,
                      in_sizes = input.sizes()](const Tensor& grad) {
                       Tensor g = grad_as(grad, x.dtype());
                       Tensor gx, gw, gb;
@@ -228,7 +239,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Pai
                       visit_float(x.dtype(), [&]<class T>() {
                         kernels::conv2d_backward<T>(s, g.data<T>(), x.data<T>(), w.data<T>(),
                                                     mut_ptr_or_null<T>(gx), mut_ptr_or_null<T>(gw),
-                                                    mut_ptr_or_null<T>(gb));
+                                                    mut_ptr_or_null<T>(gb),
+                                                    ptr_or_null<T>(columns));
                       });
                       return std::vector<Tensor>{gx, gw, gb};
                     });

@@ -21,15 +21,23 @@ struct Conv2dShape {
   int64_t out_h, out_w;
 };
 
-/// output = conv(input, weight) + bias (bias may be null).
+/// Elements of one image's column matrix (C_in * kH * kW * out_h * out_w), or
+/// 0 for a pointwise convolution, which needs none.
+int64_t conv2d_columns_per_image(const Conv2dShape& s);
+
+/// output = conv(input, weight) + bias (bias may be null). When `columns` is
+/// not null it receives every image's column matrix, [batch,
+/// conv2d_columns_per_image(s)], for conv2d_backward: training then unfolds
+/// each image once instead of twice.
 template <class T>
-void conv2d_forward(const Conv2dShape& s, const T* input, const T* weight, const T* bias,
-                    T* output);
+void conv2d_forward(const Conv2dShape& s, const T* input, const T* weight, const T* bias, T* output,
+                    T* columns = nullptr);
 
 /// Gradients of conv2d_forward: grad_input, grad_weight and grad_bias are
-/// overwritten; pass null for those not wanted.
+/// overwritten; pass null for those not wanted. `columns` (may be null) are
+/// the forward pass's column matrices of `input`.
 template <class T>
 void conv2d_backward(const Conv2dShape& s, const T* grad_output, const T* input, const T* weight,
-                     T* grad_input, T* grad_weight, T* grad_bias);
+                     T* grad_input, T* grad_weight, T* grad_bias, const T* columns = nullptr);
 
 }  // namespace wick::kernels

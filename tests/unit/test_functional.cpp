@@ -164,6 +164,8 @@ TEST(FunctionalConv2d, MatchesDirectLoopForParameterCombinations) {
       {{3, 4, 6, 5}, {4, 1, 2, 3}, {1, 2}, {0, 1}, {2, 1}, 4},
       {{2, 3, 5, 5}, {5, 3, 1, 1}, 1, 0, 1, 1},
       {{2, 3, 5, 5}, {5, 3, 1, 1}, 2, 1, 1, 1},
+      {{2, 4, 9, 11}, {6, 2, 4, 3}, {1, 3}, {3, 2}, {2, 2}, 2},
+      {{1, 3, 4, 4}, {2, 3, 1, 3}, 1, {1, 0}, 1, 1},
   };
   for (const Case& c : cases) {
     Tensor x = randn(c.in, kF64), w = randn(c.weight, kF64), b = randn({c.weight[0]}, kF64);

@@ -27,6 +27,10 @@ TEST(GradcheckFunctional, Conv2d) {
       {{2, 4, 4, 5}, {4, 2, 2, 2}, 1, 0, 1, 2},  // groups 2
       {{1, 3, 6, 6}, {3, 1, 3, 3}, {2, 1}, {1, 0}, {1, 2}, 3},
       {{2, 3, 3, 4}, {2, 3, 1, 1}, 1, 0, 1, 1},  // 1x1, no im2col
+      // Stride 1 down the rows (unfolded along the width only) with every
+      // other option: stride, padding and dilation differing by axis, groups.
+      {{2, 4, 6, 7}, {4, 2, 3, 2}, {1, 2}, {2, 1}, {2, 1}, 2},
+      {{1, 2, 3, 3}, {2, 2, 1, 1}, 1, 1, 1, 1},  // 1x1 with padding
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::Message() << "input " << c.in << " weight " << c.weight);
