@@ -56,8 +56,12 @@ T select_bits(int64_t mask, T a, T b) {
   return out;
 }
 
-template <class T, bool kIndices>
-void max_pool_plane_inside(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
+/// kSquare2 fixes a 2x2 window with stride 2 (most networks' pooling): with
+/// constant strides the compiler vectorises the loops.
+template <class T, bool kIndices, bool kSquare2>
+void max_pool_plane_inside(const Pool2dShape& shape, const T* x, T* y, int64_t* idx) {
+  Pool2dShape s = shape;
+  if constexpr (kSquare2) s.kernel_h = s.kernel_w = s.stride_h = s.stride_w = 2;
   for (int64_t oy = 0; oy < s.out_h; ++oy) {
     const int64_t y0 = oy * s.stride_h;
     T* yr = y + oy * s.out_w;
@@ -93,6 +97,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t
   const bool inside = s.pad_h == 0 && s.pad_w == 0 && s.dilation_h == 1 && s.dilation_w == 1 &&
                       (s.out_h - 1) * s.stride_h + s.kernel_h <= s.in_h &&
                       (s.out_w - 1) * s.stride_w + s.kernel_w <= s.in_w;
+  const bool square2 = s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2;
   detail::parallel_for(0, s.planes, plane_grain(out_plane * s.kernel_h * s.kernel_w),
                        [&](int64_t pb, int64_t pe) {
                          for (int64_t p = pb; p < pe; ++p) {
@@ -100,10 +105,14 @@ void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t
                            T* y = output + p * out_plane;
                            int64_t* idx = indices ? indices + p * out_plane : nullptr;
                            if (inside) {
-                             if (idx)
-                               max_pool_plane_inside<T, true>(s, x, y, idx);
+                             if (square2 && idx)
+                               max_pool_plane_inside<T, true, true>(s, x, y, idx);
+                             else if (square2)
+                               max_pool_plane_inside<T, false, true>(s, x, y, idx);
+                             else if (idx)
+                               max_pool_plane_inside<T, true, false>(s, x, y, idx);
                              else
-                               max_pool_plane_inside<T, false>(s, x, y, idx);
+                               max_pool_plane_inside<T, false, false>(s, x, y, idx);
                              continue;
                            }
                            for (int64_t oy = 0; oy < s.out_h; ++oy) {

@@ -34,9 +34,25 @@ struct SGDParams {
 // Each line is one PyTorch tensor op, rounded to T as PyTorch rounds it;
 // scalars are converted to T as ATen converts them for a T tensor.
 template <class T>
-void sgd_update(T* p, const T* grad, T* buf, bool first, int64_t n, const SGDParams& h) {
+void sgd_update(T* __restrict p, const T* __restrict grad, T* __restrict buf, bool first, int64_t n,
+                const SGDParams& h) {
   const T wd = T(h.weight_decay), mom = T(h.momentum), damp = T(1 - h.dampening), neg_lr = T(-h.lr);
   const bool decay = h.weight_decay != 0;
+  // The usual cases get loops of their own, which the compiler vectorises;
+  // the general loop tests every option at every element.
+  if (!h.maximize && !decay && !h.nesterov && (!buf || !first)) {
+    if (!buf) {
+      for (int64_t i = 0; i < n; ++i) p[i] = p[i] + neg_lr * grad[i];
+      return;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      T b = buf[i] * mom;
+      b = b + damp * grad[i];
+      buf[i] = b;
+      p[i] = p[i] + neg_lr * b;
+    }
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
     T g = h.maximize ? -grad[i] : grad[i];
     if (decay) g = g + wd * p[i];
