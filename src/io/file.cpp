@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "core/parallel.h"
@@ -129,7 +130,38 @@ void Source::read(uint64_t offset, void* dst, size_t n, std::string_view what) c
 
 // ---- AtomicFile ---------------------------------------------------------------
 
-AtomicFile::AtomicFile(const std::string& path) : path_(path) {
+namespace {
+// Failures name the file being saved first: the temporary name alone would
+// leave a user guessing which save failed. Uses errno.
+std::string save_error(const std::string& path, const std::string& step) {
+  return "cannot save '" + path + "': " + step + " failed: " + std::strerror(errno);
+}
+}  // namespace
+
+namespace {
+// Saving through a symbolic link replaces the file it points to, as writing
+// into it (torch.save) would, not the link: `latest.pt -> run3/ckpt.pt` stays a
+// link. A link that points nowhere yet names the file to create.
+std::string follow_links(std::string path) {
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+    std::string target(size_t(st.st_size > 0 ? st.st_size : 4096) + 1, '\0');
+    ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+    if (n < 0 || size_t(n) >= target.size()) return path;
+    target.resize(size_t(n));
+    size_t slash = path.rfind('/');
+    path = target.starts_with('/') || slash == std::string::npos
+               ? target
+               : path.substr(0, slash + 1) + target;
+  }
+  throw Error("cannot save '" + path + "': too many levels of symbolic links");
+}
+}  // namespace
+
+AtomicFile::AtomicFile(const std::string& path) : AtomicFile(follow_links(path), 0) {}
+
+AtomicFile::AtomicFile(const std::string& path, int) : path_(path) {
   // A unique name in the target's directory, so that rename() is atomic. The
   // mode 0666 lets the umask decide permissions, as for any new file.
   static std::atomic<uint64_t> counter{0};
@@ -144,6 +176,10 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path) {
     if (fd_ < 0 && errno != EEXIST) break;
   }
   if (fd_ < 0) throw Error(os_error("cannot create a temporary file next to", path));
+  // Replacing a file keeps its permission bits, as writing into it would: a
+  // private (0600) checkpoint must not become readable by others.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::fchmod(fd_, st.st_mode & 07777);
   buffer_.reserve(size_t(1) << 20);
 }
 
@@ -161,7 +197,7 @@ void AtomicFile::put(const char* p, size_t n) {
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       if (w == 0) errno = EIO;
-      throw Error(os_error("cannot write", temp_));
+      throw Error(save_error(path_, "writing the temporary file '" + temp_ + "'"));
     }
     p += w;
     n -= size_t(w);
@@ -190,22 +226,32 @@ void AtomicFile::write(const void* data, size_t n) {
 
 void AtomicFile::commit(bool sync) {
   flush();
-  if (sync && ::fsync(fd_) != 0) throw Error(os_error("cannot fsync", temp_));
+  if (sync && ::fsync(fd_) != 0)
+    throw Error(save_error(path_, "fsync of the temporary file '" + temp_ + "'"));
   int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) throw Error(os_error("cannot close", temp_));
+  if (::close(fd) != 0)
+    throw Error(save_error(path_, "closing the temporary file '" + temp_ + "'"));
   // Renaming over an old file frees its pages and blocks right away, which for
   // a big checkpoint takes as long as writing it. Holding the old file open
   // moves that work to the last close, done on a short-lived thread.
-  int old = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  // (O_NONBLOCK: opening a FIFO found at the path must not wait for a writer.)
+  int old = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (::rename(temp_.c_str(), path_.c_str()) != 0) {
     int e = errno;
     if (old >= 0) ::close(old);
     errno = e;
-    throw Error(os_error("cannot rename onto", path_));
+    throw Error(save_error(path_, "renaming the temporary file '" + temp_ + "' onto it"));
   }
   committed_ = true;
-  if (old >= 0) std::thread([old] { ::close(old); }).detach();
+  // The save has succeeded: if no thread can be started, close here.
+  if (old >= 0) {
+    try {
+      std::thread([old] { ::close(old); }).detach();
+    } catch (const std::system_error&) {
+      ::close(old);
+    }
+  }
   if (sync) {
     // The rename itself is only durable once the directory is synced.
     size_t slash = path_.rfind('/');

@@ -118,6 +118,10 @@ uint32_t crc32_of(const void* data, size_t n);
 /// temporary file in the same directory, which commit() flushes, fsyncs and
 /// renames over the target (then fsyncs the directory). Destroyed without a
 /// commit, it removes the temporary file and leaves the target untouched.
+/// The temporary file is named `.<name>.tmp-<pid>-...` next to the target (a
+/// process killed mid-save leaves it behind), and gets the permission bits of
+/// the file it replaces. Errors name the target and the OS error. A target
+/// that is a symbolic link is followed: the file it points to is replaced.
 class AtomicFile {
  public:
   explicit AtomicFile(const std::string& path);
@@ -130,6 +134,7 @@ class AtomicFile {
   void commit(bool fsync = true);
 
  private:
+  AtomicFile(const std::string& resolved_path, int);  // after follow_links
   void flush();
   void put(const char* p, size_t n);
   std::string path_, temp_;

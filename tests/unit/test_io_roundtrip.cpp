@@ -215,6 +215,31 @@ TEST(IoRoundTrip, FailedSaveKeepsTheOldFileAndLeavesNoTemporary) {
   fs::remove_all(dir);
 }
 
+TEST(IoRoundTrip, SavingThroughASymlinkReplacesItsTarget) {
+  // As torch.save, which writes into the file the link points to.
+  std::string dir = temp_dir();
+  fs::create_directories(dir + "/run3");
+  Dict d;
+  d.set("x", ones({2}));
+  save(Value(d), dir + "/run3/ckpt.pt");
+  fs::create_symlink("run3/ckpt.pt", dir + "/latest.pt");
+  d.set("x", zeros({2}));
+  save(Value(d), dir + "/latest.pt");
+  EXPECT_TRUE(fs::is_symlink(dir + "/latest.pt"));
+  EXPECT_EQ(load(dir + "/run3/ckpt.pt")["x"].as_tensor().to_vector<float>(),
+            (std::vector<float>{0, 0}));
+  // A link to a file that does not exist yet creates that file.
+  fs::create_symlink(dir + "/run4.pt", dir + "/next.pt");
+  save(Value(d), dir + "/next.pt");
+  EXPECT_TRUE(fs::is_symlink(dir + "/next.pt"));
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(dir + "/run4.pt")));
+  // A loop of links is an error, not a hang.
+  fs::create_symlink("loop_b.pt", dir + "/loop_a.pt");
+  fs::create_symlink("loop_a.pt", dir + "/loop_b.pt");
+  EXPECT_THROW(save(Value(d), dir + "/loop_a.pt"), Error);
+  fs::remove_all(dir);
+}
+
 TEST(IoRoundTrip, RefusesWhatTorchCannotSave) {
   Value l = Value::list();
   l.as_list().push_back(l);  // a list containing itself
