@@ -158,6 +158,23 @@ const char* opcode_name(uint8_t op) {
   return "unknown opcode";
 }
 
+// A name from the file as it goes into a message: bytes outside printable
+// ASCII as \xNN, so that control characters (or terminal escapes) in a hostile
+// global name cannot hide or rewrite the message, and lookalike letters show.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += char(c);
+    } else {
+      out += "\\x";
+      out += "0123456789abcdef"[c >> 4];
+      out += "0123456789abcdef"[c & 15];
+    }
+  }
+  return out;
+}
+
 class Unpickler {
  public:
   Unpickler(std::span<const std::byte> data, const StorageResolver& resolve,
@@ -455,10 +472,10 @@ class Unpickler {
     bool looks_like_class = !name.empty() && name[0] >= 'A' && name[0] <= 'Z';
     if (module == "__main__" || module.starts_with("torch.nn.") ||
         module.starts_with("torch.optim") || (looks_like_class && !module.starts_with("builtins")))
-      fail(concat("the file holds a pickled Python object of class '", full,
+      fail(concat("the file holds a pickled Python object of class '", printable(full),
                   "', not only tensors and containers - was a whole model saved with "
                   "torch.save(model)? Save model.state_dict() instead and load that"));
-    fail(concat("unsupported global '", full,
+    fail(concat("unsupported global '", printable(full),
                 "': wick loads only tensors, storages, OrderedDicts and plain values, as "
                 "torch.load(weights_only=True) does"));
   }

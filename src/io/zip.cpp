@@ -220,6 +220,11 @@ ZipReader::ZipReader(const Source& src) : src_(src) {
     src.check_range(z.header_offset, 30, "local header of '" + z.name + "'");
     if (z.compressed_size > src.size())
       bad(src, "entry '", z.name, "' claims ", z.compressed_size, " bytes, more than the file");
+    // Callers allocate e.size before inflating: bound it here by what deflate
+    // can expand to (~1032:1), so a tiny file cannot ask for terabytes.
+    if (z.method == 8 && z.size / 1032 > z.compressed_size + 1)
+      bad(src, "deflated entry '", z.name, "' claims ", z.size, " bytes from ", z.compressed_size,
+          " compressed (more than deflate can expand to)");
     index_.emplace(z.name, entries_.size());
     entries_.push_back(std::move(z));
     p += 46 + name_len + extra_len + comment_len;
