@@ -191,6 +191,12 @@ ZipReader::ZipReader(const Source& src) : src_(src) {
     if (cd_size - p - 46 < name_len + extra_len + comment_len)
       bad(src, "central directory entry ", i, " runs past the directory");
     z.name.assign(reinterpret_cast<const char*>(h + 46), name_len);
+    // Names go into error messages: control characters (terminal escapes)
+    // there could hide or rewrite them, and no writer of checkpoints uses any.
+    for (unsigned char c : z.name)
+      if (c < 0x20 || c == 0x7f)
+        bad(src, "central directory entry ", i, " has a name with control character 0x",
+            "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
     // ZIP64 extra: the 64-bit values of the fields that hold 0xFFFFFFFF.
     const unsigned char* x = h + 46 + name_len;
     for (size_t k = 0; k + 4 <= extra_len;) {

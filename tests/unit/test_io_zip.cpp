@@ -245,6 +245,11 @@ TEST(IoZip, RefusesInconsistentArchives) {
   EXPECT_NE(e.find("not a PyTorch checkpoint"), std::string::npos) << e;
   std::vector<std::byte> junk(100, std::byte(7));
   EXPECT_NE(error_of(junk).find("not a PyTorch checkpoint"), std::string::npos);
+  // A name with a control character (here a terminal escape) never reaches a
+  // message: the archive is refused, naming the byte.
+  e = error_of(archive({{"a/data.pkl", pkl}, {"a/data/\x1b[2J0", two_floats}, {"a/version", "3"}}));
+  EXPECT_NE(e.find("control character 0x1b"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\x1b'), std::string::npos) << e;
   // `.data/version` is accepted instead of `version` (spec 1.3).
   EXPECT_NO_THROW(load_bytes(
       archive({{"a/data.pkl", pkl}, {"a/data/0", two_floats}, {"a/.data/version", "3\n"}})));
