@@ -338,13 +338,21 @@ void conv2d_backward(const Conv2dShape& s, const T* grad_output, const T* input,
                      T* grad_input, T* grad_weight, T* grad_bias, const T* columns) {
   const Plan plan(s);
   if (grad_bias) {
+    // Summed in double, in 8 independent lanes: one accumulator would chain
+    // every addition behind the last one's latency.
+    constexpr int64_t kLanes = 8;
     for (int64_t c = 0; c < s.out_channels; ++c) {
-      double acc = 0;
+      double lane[kLanes] = {};
+      double tail = 0;
       for (int64_t n = 0; n < s.batch; ++n) {
         const T* gy = grad_output + (n * s.out_channels + c) * plan.ohow;
-        for (int64_t p = 0; p < plan.ohow; ++p) acc += gy[p];
+        int64_t p = 0;
+        for (; p + kLanes <= plan.ohow; p += kLanes)
+          for (int64_t j = 0; j < kLanes; ++j) lane[j] += double(gy[p + j]);
+        for (; p < plan.ohow; ++p) tail += double(gy[p]);
       }
-      grad_bias[c] = T(acc);
+      for (double v : lane) tail += v;
+      grad_bias[c] = T(tail);
     }
   }
   const int64_t w_numel = s.out_channels * plan.k * plan.taps;

@@ -9,6 +9,10 @@
 
 #include "core/parallel.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace wick::kernels {
 
 namespace {
@@ -89,6 +93,93 @@ void max_pool_plane_inside(const Pool2dShape& shape, const T* x, T* y, int64_t* 
   }
 }
 
+#if defined(__SSE2__)
+/// v where mask is set, else best: the window rule "a larger value or a NaN
+/// replaces the best so far" for four outputs at once.
+inline __m128 take_if(__m128 mask, __m128 v, __m128 best) {
+  return _mm_or_ps(_mm_and_ps(mask, v), _mm_andnot_ps(mask, best));
+}
+inline __m128 replaces(__m128 v, __m128 best) {
+  return _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));
+}
+
+/// 2x2 windows with stride 2 over one float plane (all inside the input),
+/// four outputs per step: even and odd columns of two input rows are split
+/// with shuffles. The windows are visited in PyTorch's order (top-left,
+/// top-right, bottom-left, bottom-right), so values and indices match the
+/// scalar loop, NaNs included. The plane must have fewer than 2^31 elements
+/// (indices are carried in 32-bit lanes).
+template <bool kIndices>
+void max_pool_plane_2x2(const Pool2dShape& s, const float* x, float* y, int64_t* idx) {
+  for (int64_t oy = 0; oy < s.out_h; ++oy) {
+    const float* r0 = x + 2 * oy * s.in_w;
+    const float* r1 = r0 + s.in_w;
+    float* yr = y + oy * s.out_w;
+    int64_t* ir = kIndices ? idx + oy * s.out_w : nullptr;
+    const int32_t top = int32_t(2 * oy * s.in_w), w = int32_t(s.in_w);
+    int64_t ox = 0;
+    for (; ox + 4 <= s.out_w; ox += 4) {
+      const __m128 a0 = _mm_loadu_ps(r0 + 2 * ox), a1 = _mm_loadu_ps(r0 + 2 * ox + 4);
+      const __m128 b0 = _mm_loadu_ps(r1 + 2 * ox), b1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+      const __m128 v[4] = {_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)),
+                           _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)),
+                           _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)),
+                           _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1))};
+      __m128 best = v[0];
+      const int32_t c = top + int32_t(2 * ox);
+      const __m128i first = _mm_setr_epi32(c, c + 2, c + 4, c + 6);
+      __m128i at = first;
+      const int32_t step[4] = {0, 1, w, w + 1};
+      for (int k = 1; k < 4; ++k) {
+        const __m128 m = replaces(v[k], best);
+        best = take_if(m, v[k], best);
+        if constexpr (kIndices) {
+          const __m128i mi = _mm_castps_si128(m);
+          const __m128i cand = _mm_add_epi32(first, _mm_set1_epi32(step[k]));
+          at = _mm_or_si128(_mm_and_si128(mi, cand), _mm_andnot_si128(mi, at));
+        }
+      }
+      _mm_storeu_ps(yr + ox, best);
+      if constexpr (kIndices) {
+        const __m128i zero = _mm_setzero_si128();
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(ir + ox), _mm_unpacklo_epi32(at, zero));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(ir + ox + 2), _mm_unpackhi_epi32(at, zero));
+      }
+    }
+    for (; ox < s.out_w; ++ox) {
+      const int64_t at0 = 2 * oy * s.in_w + 2 * ox;
+      const int64_t cand[4] = {at0, at0 + 1, at0 + s.in_w, at0 + s.in_w + 1};
+      float best = x[cand[0]];
+      int64_t best_i = cand[0];
+      for (int k = 1; k < 4; ++k) {
+        const float v = x[cand[k]];
+        if (v > best || std::isnan(v)) best = v, best_i = cand[k];
+      }
+      yr[ox] = best;
+      if constexpr (kIndices) ir[ox] = best_i;
+    }
+  }
+}
+#endif
+
+/// Runs the 2x2 stride-2 kernel for float planes where it applies; false
+/// otherwise (the caller then takes the general loops).
+template <class T>
+bool max_pool_plane_fast(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.in_h * s.in_w >= (int64_t(1) << 31)) return false;
+    if (idx)
+      max_pool_plane_2x2<true>(s, x, y, idx);
+    else
+      max_pool_plane_2x2<false>(s, x, y, idx);
+    return true;
+  }
+#endif
+  (void)s, (void)x, (void)y, (void)idx;
+  return false;
+}
+
 }  // namespace
 
 template <class T>
@@ -104,6 +195,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t
                            const T* x = input + p * in_plane;
                            T* y = output + p * out_plane;
                            int64_t* idx = indices ? indices + p * out_plane : nullptr;
+                           if (inside && square2 && max_pool_plane_fast(s, x, y, idx)) continue;
                            if (inside) {
                              if (square2 && idx)
                                max_pool_plane_inside<T, true, true>(s, x, y, idx);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "wick/autograd/functional.h"
@@ -329,6 +330,45 @@ TEST(FunctionalPool, MaxPoolOnArange) {
   Tensor y = F::max_pool2d(neg, 3, 2, 1);
   EXPECT_EQ(y.sizes(), (Shape{1, 2, 2}));
   expect_near_all(y, {-11, -9, -3, -1});
+}
+
+TEST(FunctionalPool, MaxPool2x2PicksLikePyTorchWithTiesAndNaNs) {
+  // float32 2x2/stride-2 pooling has a vectorised path; its values and the
+  // positions its gradient goes to must follow the rule of the scalar loop:
+  // the first maximum in window order wins, and any NaN wins (the last one).
+  // Widths 14 and 7 leave a partial vector at the end of each row.
+  for (int64_t width : {14, 7}) {
+    const int64_t h = 6, planes = 3;
+    std::vector<float> v(size_t(planes * h * width));
+    uint32_t state = 12345;
+    for (float& e : v) {
+      state = state * 1664525u + 1013904223u;
+      e = float((state >> 24) % 4);  // few values: many ties
+      if ((state >> 8) % 13 == 0) e = std::numeric_limits<float>::quiet_NaN();
+    }
+    Tensor x = tensor<float>(v).view({1, planes, h, width}).requires_grad_();
+    Tensor y = F::max_pool2d(x, 2);
+    y.backward(ones(y.sizes()));
+    const int64_t ow = width / 2, oh = h / 2;
+    std::vector<float> want_grad(v.size(), 0.f);
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          int64_t best = -1;
+          for (int64_t ki = 0; ki < 2; ++ki)
+            for (int64_t kj = 0; kj < 2; ++kj) {
+              const int64_t i = (p * h + 2 * oy + ki) * width + 2 * ox + kj;
+              if (best < 0 || v[size_t(i)] > v[size_t(best)] || std::isnan(v[size_t(i)])) best = i;
+            }
+          const float got = y.detach()[0][p][oy][ox].item<float>();
+          if (std::isnan(v[size_t(best)]))
+            EXPECT_TRUE(std::isnan(got)) << "plane " << p << " (" << oy << ", " << ox << ")";
+          else
+            EXPECT_EQ(got, v[size_t(best)]) << "plane " << p << " (" << oy << ", " << ox << ")";
+          want_grad[size_t(best)] = 1.f;
+        }
+    EXPECT_EQ(x.grad().reshape({-1}).to_vector<float>(), want_grad) << "width " << width;
+  }
 }
 
 TEST(FunctionalPool, AvgPoolOnArangeAndPaddingRules) {
