@@ -2,8 +2,9 @@
 # Installs every Debian 12 package wick needs to build, test and run: the
 # toolchain, its libraries, PyTorch + NumPy for the interop tests, libtorch's
 # C++ headers for the benchmark peer bench/libtorch_seed_net (small next to
-# python3-torch, whose libtorch1.13 it shares), and the Fashion-MNIST dataset
-# for the training demo.
+# python3-torch, whose libtorch1.13 it shares), clang with libFuzzer for the
+# fuzz targets (scripts/fuzz.sh), and the Fashion-MNIST dataset for the
+# training demo.
 # Idempotent: when everything is present it changes nothing and needs no
 # network. Runs as root, or through sudo when not root.
 set -euo pipefail
@@ -13,7 +14,7 @@ packages=(
   libopenblas-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy libtorch-dev
-  clang-format
+  clang-format clang-14 libclang-rt-14-dev
   dataset-fashion-mnist
 )
 

@@ -72,13 +72,18 @@ void parse_magic(const uint8_t* p, const std::string& name, Header& h, int& ndim
 }
 
 void parse_dims(const uint8_t* p, int ndims, const std::string& name, Header& h) {
-  int64_t numel = 1;
+  // The product of the nonzero dims is bounded too: a tensor's strides are
+  // that product, even when a zero dim makes it empty.
+  int64_t numel = 1, nonzero = 1;
   for (int i = 0; i < ndims; ++i) {
     const int64_t d = be32(p + 4 * i);
     h.dims.push_back(d);
     // d < 2^32, so the product only overflows when it really is absurd.
-    WICK_CHECK_AS(FormatError, d == 0 || numel <= kMaxBytes / d / element_size(h.dtype),
-                  "load_idx: '", name, "': declared dims ", h.dims, "... are too large");
+    const int64_t m = std::max<int64_t>(d, 1);
+    WICK_CHECK_AS(FormatError, nonzero <= kMaxBytes / m / element_size(h.dtype), "load_idx: '",
+                  name, "': declared dims ", h.dims, "... at byte offset ", 4 + 4 * i,
+                  " are too large");
+    nonzero *= m;
     numel *= d;
   }
   h.data_bytes = numel * element_size(h.dtype);

@@ -150,6 +150,13 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
         bad(src, "overflow computing buffer size of '", e->name, "'");
     if (__builtin_mul_overflow(numel, uint64_t(element_size(e->dtype)), &nbytes))
       bad(src, "overflow computing buffer size of '", e->name, "'");
+    // An empty tensor's strides are the product of its other sizes: that must
+    // fit in int64 too.
+    int64_t span = 1;
+    for (int64_t s : e->shape)
+      if (__builtin_mul_overflow(span, std::max<int64_t>(s, 1), &span))
+        bad(src, "shape ", e->shape, " of tensor '", e->name,
+            "' is too large (its strides overflow)");
     if (nbytes != e->end - e->begin)
       bad(src, "invalid shape, data type, or offset for tensor '", e->name, "': ", e->shape, " ",
           e->dtype, " needs ", nbytes, " bytes, the range holds ", e->end - e->begin);

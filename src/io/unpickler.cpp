@@ -11,6 +11,7 @@
 // than the depth recorded for it.
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstring>
 #include <unordered_map>
 #include <variant>
@@ -566,6 +567,15 @@ class Unpickler {
                     offset, " does not fit in storage '", s.key, "' of ", capacity, " ",
                     dtype_name(dtype), " elements"));
     }
+    // numel and nbytes must fit in int64 (a stride-0 view of one element can
+    // claim any size), and so must the contiguous strides a copy of an empty
+    // tensor gets: the product of the sizes, zeros counted as 1.
+    const int64_t limit = INT64_MAX / element_size(dtype);
+    int64_t span = 1;
+    for (int64_t n : sizes)
+      if (__builtin_mul_overflow(span, std::max<int64_t>(n, 1), &span) || span > limit)
+        fail(concat(g.name, ": a tensor of size ", sizes, " has too many ", dtype_name(dtype),
+                    " elements to count in int64"));
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = s.storage;
     impl->offset = offset;

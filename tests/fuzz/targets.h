@@ -1,0 +1,117 @@
+// The entry code of the fuzz targets, one function per parser: shared by the
+// libFuzzer binaries (tests/fuzz/<target>.cpp, built with -DWICK_FUZZ=ON) and
+// by the regression test (tests/unit/test_fuzz_regressions.cpp), which replays
+// tests/fuzz/seeds/ and tests/fuzz/regressions/ through the same functions.
+//
+// Each function parses the bytes and, when they parse, walks the result as a
+// user would (every path of the value tree, every small tensor's elements).
+// A wick::Error is the expected outcome for malformed input and is swallowed
+// (the function returns false; true when the bytes parsed); anything else -
+// another exception, a crash, a sanitizer report - escapes and fails the
+// fuzzer or the test.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "io/legacy.h"
+#include "io/pickle.h"
+#include "io/zip.h"
+#include "wick/core/error.h"
+#include "wick/core/tensor.h"
+#include "wick/data/idx.h"
+#include "wick/io/safetensors.h"
+#include "wick/io/serialize.h"
+#include "wick/io/value.h"
+
+namespace wick::fuzz {
+
+namespace detail {
+
+inline std::span<const std::byte> bytes(const uint8_t* data, size_t size) {
+  return {reinterpret_cast<const std::byte*>(data), size};
+}
+
+// Reads a tensor's elements through its view (sizes, strides, offset), so that
+// a view reaching outside its storage is caught by ASan. Tensors that expand a
+// small storage into many elements (stride 0) are legal and skipped.
+inline void touch(const Tensor& t) {
+  if (t.numel() <= (int64_t(1) << 16)) (void)t.clone();
+}
+
+inline void walk(const io::Value& v) {
+  for (const auto& [path, leaf] : io::flatten(v))
+    if (leaf.is_tensor()) touch(leaf.as_tensor());
+}
+
+}  // namespace detail
+
+/// One pickle (data.pkl), with storages made on demand (at most 64 KiB each).
+inline bool fuzz_unpickle(const uint8_t* data, size_t size) {
+  auto resolve = [](const io::detail::StorageRef& ref) {
+    if (ref.nbytes > (int64_t(1) << 16)) throw Error("fuzz: storage too large");
+    auto s = Storage::allocate(size_t(ref.nbytes));
+    std::memset(s->data(), 0, s->nbytes());  // zero: valid for every dtype, bool included
+    return s;
+  };
+  io::detail::UnpickleOptions options;
+  options.max_depth = 200;
+  options.what = "fuzz.pkl";
+  try {
+    detail::walk(io::detail::unpickle(detail::bytes(data, size), resolve, options));
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+/// A torch.save file (zip, or legacy through the same dispatch) from memory;
+/// when it loads, again with CRC checks and a float64 conversion.
+inline bool fuzz_pt_zip(const uint8_t* data, size_t size) {
+  try {
+    detail::walk(io::load_bytes(detail::bytes(data, size)));
+    io::LoadOptions checked;
+    checked.verify_crc = true;
+    checked.floating_dtype = DType::Float64;
+    detail::walk(io::load_bytes(detail::bytes(data, size), checked));
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+/// A legacy-format torch.save stream from memory.
+inline bool fuzz_pt_legacy(const uint8_t* data, size_t size) {
+  try {
+    auto src = io::detail::Source::memory(detail::bytes(data, size), "fuzz.pt");
+    detail::walk(io::detail::load_legacy(src, 200));
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+/// A safetensors file from memory.
+inline bool fuzz_safetensors(const uint8_t* data, size_t size) {
+  try {
+    io::SafetensorsFile f = io::load_safetensors_bytes(detail::bytes(data, size));
+    for (const auto& [name, t] : f.tensors) detail::touch(t.as_tensor());
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+/// An IDX file (raw or gzip) from memory.
+inline bool fuzz_idx(const uint8_t* data, size_t size) {
+  try {
+    detail::touch(data::parse_idx({data, size}, "fuzz.idx"));
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace wick::fuzz
