@@ -149,7 +149,11 @@ Shape contiguous_strides(const Shape& sizes) {
   int64_t s = 1;
   for (size_t d = sizes.size(); d-- > 0;) {
     st[d] = s;
-    s *= std::max<int64_t>(sizes[d], 1);
+    // An empty tensor's strides still multiply its other sizes: [0, 2^40,
+    // 2^40] holds nothing but its strides would overflow.
+    WICK_CHECK_AS(ShapeError,
+                  d == 0 || !__builtin_mul_overflow(s, std::max<int64_t>(sizes[d], 1), &s),
+                  "sizes ", sizes, " are too large: their strides overflow int64");
   }
   return st;
 }

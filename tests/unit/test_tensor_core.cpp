@@ -112,3 +112,13 @@ TEST(TensorCore, SetDataRepointsEveryHandle) {
   EXPECT_THROW(y.set_data(wick::ones({2})), wick::Error);
   EXPECT_THROW(p.set_data(wick::Tensor()), wick::Error);
 }
+
+TEST(TensorCore, EmptyTensorsWhoseStridesWouldOverflowAreRefused) {
+  // No elements, but a stride of 2^80: refused rather than overflowing.
+  const int64_t big = int64_t(1) << 40;
+  EXPECT_THROW(empty({0, big, big}), ShapeError);
+  EXPECT_THROW(zeros({big, big, 0}), ShapeError);
+  Tensor ok = empty({0, big});
+  EXPECT_EQ(ok.numel(), 0);
+  EXPECT_EQ(ok.strides(), (Shape{big, 1}));
+}
