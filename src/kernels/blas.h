@@ -12,9 +12,9 @@ void sync_blas_threads();
 
 /// Makes OpenBLAS single-threaded for its lifetime, for callers that run
 /// BLAS from several threads of their own (inside detail::parallel_for).
-/// Debian's OpenBLAS is the pthreads build, which does not notice it is called
-/// from an OpenMP region: every small GEMM would wake all its threads and the
-/// callers would fight over the cores. The destructor restores the thread
+/// OpenBLAS does not know it is called from wick's worker threads: every small
+/// GEMM would wake all its own threads and the callers would fight over the
+/// cores. The destructor restores the thread
 /// count set by set_num_threads.
 class SerialBlasScope {
  public:
