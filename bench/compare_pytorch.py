@@ -14,7 +14,9 @@ use the machine's default):
   io        .pt save and copying load of a 256 MiB state_dict of 2048x2048
             float32 tensors: `wick bench io` vs torch.save / torch.load (in a
             fresh process, from the page cache; peak resident memory added)
-            and vs bench/libtorch_io (torch::pickle_save / pickle_load).
+            and vs bench/libtorch_io (torch::pickle_save / pickle_load). Each
+            side saves and loads 3 times a round; its round figure is the
+            median (a VM's first touch of long-unused memory is slow).
   mmap      mapped open of a .pt file of 256 MiB and 2 GiB (target < 10 ms;
             neither PyTorch 1.13 nor its libtorch has a mapped load).
   sgemm     1024^3 through wick::matmul (bench_kernels) vs cblas_sgemm called
@@ -44,6 +46,7 @@ CONVS = [("conv1", 3, 32, 6, 5, False), ("conv2", 6, 14, 16, 5, True)]
 BATCHES = [4, 64]
 SEED_BATCHES = [1, 4, 64]  # training rows use 4 and 64, inference rows 1 and 64
 IO_MIB = 256
+IO_REPEATS = 3  # saves and loads per side and round; the median counts
 BIG_MIB = 2048
 
 # ---- the PyTorch worker: one process per thread count, commands on stdin ----
@@ -395,8 +398,8 @@ def main():
                         add(("infer", b, t), side, r["infer_us"] * 1e-6)
         if "io" in rows_wanted:
             def io_wick():
-                w = run_json([wick, "bench", "io", "--mib", str(IO_MIB), "--rounds", "1",
-                              "--dir", io_dir])
+                w = run_json([wick, "bench", "io", "--mib", str(IO_MIB), "--rounds",
+                              str(IO_REPEATS), "--dir", io_dir])
                 add("save", "wick", w["pt_save_s"])
                 add("load", "wick", w["pt_load_s"])
                 add("load_rss", "wick", w["pt_load_peak_rss_added_mib"])
@@ -404,28 +407,41 @@ def main():
                 add("st_load", "wick", w["st_load_s"])
                 add(("mmap", IO_MIB), "wick", w["pt_mapped_open_ms"] * 1e-3)
 
+            # Each side saves and loads IO_REPEATS times per round and reports
+            # the medians (`wick bench io --rounds` does the same inside):
+            # on this VM the first write or read into memory that sat unused
+            # for a while is several times slower than the next (memory the
+            # hypervisor took back is faulted in again), whoever's turn it is.
             def io_pytorch():
                 pt_path = os.path.join(io_dir, "torch.pt")
                 worker = workers[max(threads_list)]
-                add("save", "pytorch",
-                    worker.ask(op="save", path=pt_path, mib=IO_MIB)["seconds"])
-                r = worker.ask(op="load", path=pt_path)
-                add("load", "pytorch", r["seconds"])
-                add("load_rss", "pytorch", r["peak_rss_added"] / (1 << 20))
+                saves, loads, rss = [], [], []
+                for _ in range(IO_REPEATS):
+                    saves.append(worker.ask(op="save", path=pt_path, mib=IO_MIB)["seconds"])
+                    r = worker.ask(op="load", path=pt_path)
+                    loads.append(r["seconds"])
+                    rss.append(r["peak_rss_added"] / (1 << 20))
+                add("save", "pytorch", statistics.median(saves))
+                add("load", "pytorch", statistics.median(loads))
+                add("load_rss", "pytorch", max(rss))
                 os.remove(pt_path)
 
             def io_libtorch():
                 if not libtorch_io:
                     return
                 lt_path = os.path.join(io_dir, "libtorch.pt")
-                add("save", "libtorch",
-                    run_json([libtorch_io, "save", lt_path, str(IO_MIB)])["seconds"])
-                with open(lt_path, "rb") as f:  # from the page cache, as the others
-                    while f.read(1 << 24):
-                        pass
-                r = run_json([libtorch_io, "load", lt_path])
-                add("load", "libtorch", r["seconds"])
-                add("load_rss", "libtorch", r["peak_rss_added"] / (1 << 20))
+                saves, loads, rss = [], [], []
+                for _ in range(IO_REPEATS):
+                    saves.append(run_json([libtorch_io, "save", lt_path, str(IO_MIB)])["seconds"])
+                    with open(lt_path, "rb") as f:  # from the page cache, as the others
+                        while f.read(1 << 24):
+                            pass
+                    r = run_json([libtorch_io, "load", lt_path])
+                    loads.append(r["seconds"])
+                    rss.append(r["peak_rss_added"] / (1 << 20))
+                add("save", "libtorch", statistics.median(saves))
+                add("load", "libtorch", statistics.median(loads))
+                add("load_rss", "libtorch", max(rss))
                 os.remove(lt_path)
 
             sides = [io_wick, io_pytorch, io_libtorch]
