@@ -51,12 +51,14 @@ void cpu_relax() {
 }
 
 // Waiting threads spin this long before they sleep in the kernel. A training
-// step of a small network starts a parallel region every few microseconds, and
-// waking a sleeping thread takes tens of them, so a short spin keeps the
-// threads at hand within a step. Unlike OpenMP's default (spinning for up to
-// milliseconds), idle threads soon stop taking a core from other work:
-// on a 2-core machine, from the process's own I/O or from other processes.
-constexpr auto kSpin = std::chrono::microseconds(50);
+// step of a small network starts parallel regions tens of microseconds apart
+// (its small layers in between run on one thread), and waking a sleeping
+// thread takes tens of microseconds, so the spin covers the gaps within a step
+// (50 us did not: the seed net's batch-64 step was 10% slower at 2 threads).
+// Unlike OpenMP's default (spinning for milliseconds after every region),
+// idle threads soon stop taking a core from other work: on a 2-core machine,
+// from the process's own I/O or from other processes.
+constexpr auto kSpin = std::chrono::microseconds(200);
 
 /// Waits until `a` no longer holds `old` and returns its new value.
 template <class T>
