@@ -122,3 +122,14 @@ TEST(TensorCore, EmptyTensorsWhoseStridesWouldOverflowAreRefused) {
   EXPECT_EQ(ok.numel(), 0);
   EXPECT_EQ(ok.strides(), (Shape{big, 1}));
 }
+
+TEST(TensorCore, ErrorMessagesEscapeControlCharacters) {
+  // A key from a hostile file must not be able to drive the user's terminal;
+  // newlines and tabs (used by load_state_dict's messages) stay.
+  const std::string raw =
+      "key 'a\x1b[2Jb' bad\n\tnext\x7f end \xc2\x9b"
+      "1m \xc3\xa9";
+  EXPECT_EQ(std::string(Error(raw).what()),
+            "key 'a\\x1b[2Jb' bad\n\tnext\\x7f end \\u009b1m \xc3\xa9");
+  EXPECT_EQ(std::string(FormatError("plain").what()), "plain");
+}

@@ -12,10 +12,19 @@
 
 namespace wick {
 
+namespace detail {
+/// `message` with control characters other than newline and tab written as
+/// \xNN (C1 controls as \u00NN): names taken from a file cannot hide or
+/// rewrite an error message on a terminal.
+std::string printable_message(const std::string& message);
+}  // namespace detail
+
 /// Base of every exception wick throws for bad input or unsupported requests.
+/// Control characters in the message (say, from a hostile file's key names)
+/// are escaped.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& what) : std::runtime_error(what) {}
+  explicit Error(const std::string& what) : std::runtime_error(detail::printable_message(what)) {}
 };
 
 /// Sizes that do not fit together: broadcasting, matmul, views, state_dict entries.
