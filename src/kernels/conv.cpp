@@ -50,6 +50,36 @@ inline void copy_short(const T* __restrict src, T* __restrict dst, int64_t n) {
   if (bytes & 4) __builtin_memcpy(d, s, 4);
 }
 
+/// One row of an unfolded image: dst[ox] = src[x0 + ox * stride] for ox in
+/// [lo, hi) (see valid_range), 0 for the padding around them; or all 0 when
+/// src is null (a padding row).
+template <class T>
+inline void unfold_row(const T* src, T* dst, int64_t x0, int64_t stride, int64_t lo, int64_t hi,
+                       int64_t out_w) {
+  if (!src) {
+    std::fill(dst, dst + out_w, T(0));
+    return;
+  }
+  std::fill(dst, dst + lo, T(0));
+  if (stride == 1) {
+    copy_short(src + x0 + lo, dst + lo, hi - lo);
+  } else {
+    for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[x0 + ox * stride];
+  }
+  std::fill(dst + hi, dst + out_w, T(0));
+}
+
+/// The adjoint of unfold_row: dst[x0 + ox * stride] += src[ox] for ox in [lo, hi).
+template <class T>
+inline void fold_row(const T* src, T* dst, int64_t x0, int64_t stride, int64_t lo, int64_t hi) {
+  if (stride == 1) {       // contiguous: vectorised
+    T* d = dst + x0 + lo;  // x0 + lo >= 0 (valid_range)
+    for (int64_t i = 0; i < hi - lo; ++i) d[i] += src[lo + i];
+  } else {
+    for (int64_t ox = lo; ox < hi; ++ox) dst[x0 + ox * stride] += src[ox];
+  }
+}
+
 /// Unfolds one image into its column matrix [C_in * kH * kW, out_h * out_w].
 template <class T>
 void im2col(const Conv2dShape& s, const T* in, T* col) {
@@ -76,20 +106,9 @@ void im2col(const Conv2dShape& s, const T* in, T* col) {
         int64_t lo, hi;
         valid_range(x0, s.stride_w, s.in_w, s.out_w, lo, hi);
         for (int64_t oy = 0; oy < s.out_h; ++oy) {
-          T* dst = row + oy * s.out_w;
           const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dilation_h;
-          if (iy < 0 || iy >= s.in_h) {
-            std::fill(dst, dst + s.out_w, T(0));
-            continue;
-          }
-          const T* src = in + c * plane + iy * s.in_w;
-          std::fill(dst, dst + lo, T(0));
-          if (s.stride_w == 1) {
-            copy_short(src + x0 + lo, dst + lo, hi - lo);
-          } else {
-            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[x0 + ox * s.stride_w];
-          }
-          std::fill(dst + hi, dst + s.out_w, T(0));
+          const T* src = iy < 0 || iy >= s.in_h ? nullptr : in + c * plane + iy * s.in_w;
+          unfold_row(src, row + oy * s.out_w, x0, s.stride_w, lo, hi, s.out_w);
         }
       }
     }
@@ -111,15 +130,7 @@ void col2im(const Conv2dShape& s, const T* col, T* in) {
         for (int64_t oy = 0; oy < s.out_h; ++oy) {
           const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dilation_h;
           if (iy < 0 || iy >= s.in_h) continue;
-          const T* src = row + oy * s.out_w;
-          T* dst = in + c * plane + iy * s.in_w;
-          if (s.stride_w == 1) {   // contiguous: vectorised
-            T* d = dst + x0 + lo;  // x0 + lo >= 0 (valid_range)
-            const T* g = src + lo;
-            for (int64_t i = 0; i < hi - lo; ++i) d[i] += g[i];
-          } else {
-            for (int64_t ox = lo; ox < hi; ++ox) dst[x0 + ox * s.stride_w] += src[ox];
-          }
+          fold_row(row + oy * s.out_w, in + c * plane + iy * s.in_w, x0, s.stride_w, lo, hi);
         }
       }
     }
@@ -212,18 +223,8 @@ void unfold_rows(const Conv2dShape& s, const T* in, T* u) {
       valid_range(x0, s.stride_w, s.in_w, s.out_w, lo, hi);
       for (int64_t yp = 0; yp < rows; ++yp, dst += s.out_w) {
         const int64_t iy = yp - s.pad_h;
-        if (iy < 0 || iy >= s.in_h) {
-          std::fill(dst, dst + s.out_w, T(0));
-          continue;
-        }
-        const T* src = in + c * plane + iy * s.in_w;
-        std::fill(dst, dst + lo, T(0));
-        if (s.stride_w == 1) {
-          copy_short(src + x0 + lo, dst + lo, hi - lo);
-        } else {
-          for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[x0 + ox * s.stride_w];
-        }
-        std::fill(dst + hi, dst + s.out_w, T(0));
+        const T* src = iy < 0 || iy >= s.in_h ? nullptr : in + c * plane + iy * s.in_w;
+        unfold_row(src, dst, x0, s.stride_w, lo, hi, s.out_w);
       }
     }
   }
@@ -239,15 +240,8 @@ void fold_rows(const Conv2dShape& s, const T* u, T* in) {
       const int64_t x0 = kj * s.dilation_w - s.pad_w;
       int64_t lo, hi;
       valid_range(x0, s.stride_w, s.in_w, s.out_w, lo, hi);
-      for (int64_t iy = 0; iy < s.in_h; ++iy, src += s.out_w) {
-        T* dst = in + c * plane + iy * s.in_w;
-        if (s.stride_w == 1) {
-          T* d = dst + x0 + lo;  // x0 + lo >= 0 (valid_range)
-          for (int64_t i = 0; i < hi - lo; ++i) d[i] += src[lo + i];
-        } else {
-          for (int64_t ox = lo; ox < hi; ++ox) dst[x0 + ox * s.stride_w] += src[ox];
-        }
-      }
+      for (int64_t iy = 0; iy < s.in_h; ++iy, src += s.out_w)
+        fold_row(src, in + c * plane + iy * s.in_w, x0, s.stride_w, lo, hi);
     }
   }
 }
