@@ -53,29 +53,11 @@ BIG_MIB = 2048
 WORKER = r'''
 import json, os, subprocess, sys, time
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 torch.set_num_threads(int(sys.argv[1]))
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 5)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        x = x.view(-1, 16 * 5 * 5)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
+sys.path.insert(0, sys.argv[2])
+from seed_net import Net  # tests/seed_net.py: the recipe's network, as the tests use it
 
 
 def seed_net(batch, steps, warmup):
@@ -160,7 +142,8 @@ for line in sys.stdin:
 class TorchWorker:
     def __init__(self, threads):
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, str(threads)], env=env,
+        tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
+        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, str(threads), tests], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask(self, **cmd):
