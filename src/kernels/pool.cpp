@@ -60,12 +60,8 @@ T select_bits(int64_t mask, T a, T b) {
   return out;
 }
 
-/// kSquare2 fixes a 2x2 window with stride 2 (most networks' pooling): with
-/// constant strides the compiler vectorises the loops.
-template <class T, bool kIndices, bool kSquare2>
-void max_pool_plane_inside(const Pool2dShape& shape, const T* x, T* y, int64_t* idx) {
-  Pool2dShape s = shape;
-  if constexpr (kSquare2) s.kernel_h = s.kernel_w = s.stride_h = s.stride_w = 2;
+template <class T, bool kIndices>
+void max_pool_plane_inside(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
   for (int64_t oy = 0; oy < s.out_h; ++oy) {
     const int64_t y0 = oy * s.stride_h;
     T* yr = y + oy * s.out_w;
@@ -197,14 +193,10 @@ void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t
                            int64_t* idx = indices ? indices + p * out_plane : nullptr;
                            if (inside && square2 && max_pool_plane_fast(s, x, y, idx)) continue;
                            if (inside) {
-                             if (square2 && idx)
-                               max_pool_plane_inside<T, true, true>(s, x, y, idx);
-                             else if (square2)
-                               max_pool_plane_inside<T, false, true>(s, x, y, idx);
-                             else if (idx)
-                               max_pool_plane_inside<T, true, false>(s, x, y, idx);
+                             if (idx)
+                               max_pool_plane_inside<T, true>(s, x, y, idx);
                              else
-                               max_pool_plane_inside<T, false, false>(s, x, y, idx);
+                               max_pool_plane_inside<T, false>(s, x, y, idx);
                              continue;
                            }
                            for (int64_t oy = 0; oy < s.out_h; ++oy) {
