@@ -9,7 +9,6 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
-#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -104,13 +103,13 @@ class Pool {
   // Starts workers up to `n`; false if the system refuses a thread.
   bool start_workers(int n) {
     try {
-      while (int(workers_.size()) < n) {
-        const int index = int(workers_.size()) + 1;
+      while (started_ < n) {
+        const int index = started_ + 1;
         // The worker starts from the current job: it must not mistake the
         // region being published for one it has already seen.
         const uint64_t seen = job_.load(std::memory_order_relaxed);
-        workers_.emplace_back([this, index, seen] { work(index, seen); });
-        workers_.back().detach();  // they live as long as the process
+        std::thread([this, index, seen] { work(index, seen); }).detach();  // as long as the process
+        ++started_;
       }
     } catch (const std::system_error&) {
       return false;
@@ -156,7 +155,7 @@ class Pool {
   }
 
   std::mutex dispatch_;
-  std::vector<std::thread> workers_;
+  int started_ = 0;  // workers running (they never stop)
   std::atomic<uint64_t> job_{0};
   std::atomic<int> pending_{0};
   void (*body_)(void*, int, int) = nullptr;
