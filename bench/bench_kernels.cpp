@@ -15,15 +15,17 @@
 #include <string>
 #include <vector>
 
-#include "wick/autograd/functional.h"
 #include "wick/autograd/grad_mode.h"
-#include "wick/autograd/math.h"
 #include "wick/core/parallel.h"
 #include "wick/core/random.h"
+#include "wick/nn/functional.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 namespace {
 
-namespace F = wick::functional;
+namespace F = wick::nn::functional;
 
 constexpr int64_t kGemmN = 1024;
 

@@ -283,7 +283,7 @@ static int run(const Options& o) {
   double accuracy = NAN;
   std::vector<LossRow> rows;
   if (!o.resume.empty()) {
-    io::Value ckpt = wick::load(o.resume);
+    Value ckpt = wick::load(o.resume);
     model.load_state_dict(ckpt["model_state_dict"]);
     // As in PyTorch, the optimizer's state_dict brings its hyper-parameters:
     // the checkpoint's lr and momentum replace --lr and --momentum.
@@ -309,7 +309,7 @@ static int run(const Options& o) {
     int64_t step = 0, seen = 0;
     for (data::Batch& batch : train_loader) {
       optimizer.zero_grad();
-      Tensor loss = functional::cross_entropy(model(batch.input), batch.target);
+      Tensor loss = nn::functional::cross_entropy(model(batch.input), batch.target);
       loss.backward();
       optimizer.step();
       double value = loss.item<float>();
@@ -329,7 +329,7 @@ static int run(const Options& o) {
                 (long long)epoch + 1, mean_loss, accuracy, seconds, double(seen) / seconds);
     std::fflush(stdout);
 
-    io::Dict ckpt;
+    Dict ckpt;
     ckpt.set("epoch", epoch + 1);
     ckpt.set("model_state_dict", model.state_dict());
     ckpt.set("optimizer_state_dict", optimizer.state_dict());

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   }
   constexpr double tolerance = 1e-4;
   try {
-    io::Value trajectory = wick::load(argv[1]);
+    Value trajectory = wick::load(argv[1]);
     Net model;
     model.load_state_dict(trajectory["init"]);
     optim::SGD optimizer(model.parameters(), {.lr = trajectory["lr"].to_double(),
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     std::vector<double> losses;
     for (int64_t k = 0; k < xs.size(0); ++k) {
       optimizer.zero_grad();
-      Tensor loss = functional::cross_entropy(model(xs[k]), ys[k]);
+      Tensor loss = nn::functional::cross_entropy(model(xs[k]), ys[k]);
       losses.push_back(loss.item<float>());
       std::printf("%.9g\n", losses.back());
       loss.backward();
@@ -112,8 +112,8 @@ int main(int argc, char** argv) {
       report("parameter", worst);
     }
     if (trajectory.contains("optimizer")) {
-      io::Value expected = trajectory["optimizer"], got = optimizer.state_dict();
-      const io::Value& group = expected["param_groups"][0];
+      Value expected = trajectory["optimizer"], got = optimizer.state_dict();
+      const Value& group = expected["param_groups"][0];
       WICK_CHECK(
           group["lr"].to_double() == optimizer.param_groups()[0].lr() &&
               group["momentum"].to_double() == trajectory["momentum"].to_double(),

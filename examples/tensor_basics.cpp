@@ -37,7 +37,7 @@ int main() {
     wick::Tensor b = wick::zeros({1}, {.requires_grad = true});
     const double lr = 0.3;
     for (int step = 0; step <= 100; ++step) {
-      wick::Tensor loss = wick::functional::mse_loss(x * w + b, y);
+      wick::Tensor loss = wick::nn::functional::mse_loss(x * w + b, y);
       if (step == 0) std::cout << "loss is made by " << loss.grad_fn()->name() << "\n";
       loss.backward();
       {

@@ -46,7 +46,7 @@ int main() {
     std::cout << "\n";
 
     std::cout << "Optimizer's state_dict:\n";
-    io::Value optimizer_state = optimizer.state_dict();  // keep it alive while looping
+    Value optimizer_state = optimizer.state_dict();  // keep it alive while looping
     for (const auto& [key, value] : optimizer_state.as_dict())
       std::cout << key.as_string() << " \t " << value << "\n";
     return 0;

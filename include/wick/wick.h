@@ -13,6 +13,8 @@
 
 #include "wick/version.h"
 
+// core: the tensor handle, its storage and dtypes, values, errors, threads
+#include "wick/core/autograd_meta.h"
 #include "wick/core/dtype.h"
 #include "wick/core/error.h"
 #include "wick/core/parallel.h"
@@ -20,22 +22,37 @@
 #include "wick/core/scalar.h"
 #include "wick/core/storage.h"
 #include "wick/core/tensor.h"
+#include "wick/core/value.h"
 
-#include "wick/autograd/functional.h"
+// ops: torch.* and torch.autograd
 #include "wick/autograd/grad_mode.h"
 #include "wick/autograd/gradcheck.h"
-#include "wick/autograd/math.h"
-#include "wick/autograd/node.h"
+#include "wick/autograd/graph.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
+// io: checkpoint files
 #include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
 #include "wick/io/value.h"
 
+// nn: torch.nn.functional, modules, state_dicts
 #include "wick/nn/activation.h"
 #include "wick/nn/container.h"
 #include "wick/nn/conv.h"
 #include "wick/nn/dropout.h"
 #include "wick/nn/embedding.h"
+#include "wick/nn/functional.h"
+#include "wick/nn/functional/activation.h"
+#include "wick/nn/functional/common.h"
+#include "wick/nn/functional/conv.h"
+#include "wick/nn/functional/dropout.h"
+#include "wick/nn/functional/embedding.h"
+#include "wick/nn/functional/linear.h"
+#include "wick/nn/functional/loss.h"
+#include "wick/nn/functional/normalization.h"
+#include "wick/nn/functional/pooling.h"
 #include "wick/nn/init.h"
 #include "wick/nn/linear.h"
 #include "wick/nn/module.h"
@@ -43,6 +60,7 @@
 #include "wick/nn/pooling.h"
 #include "wick/nn/state_dict.h"
 
+// optim: optimizers and LR schedulers
 #include "wick/optim/adagrad.h"
 #include "wick/optim/adam.h"
 #include "wick/optim/lr_scheduler.h"
@@ -50,6 +68,7 @@
 #include "wick/optim/rmsprop.h"
 #include "wick/optim/sgd.h"
 
+// data: datasets and loading
 #include "wick/data/cifar.h"
 #include "wick/data/dataloader.h"
 #include "wick/data/dataset.h"

@@ -1,10 +1,11 @@
-// The backward engine, grad mode, `record`, and Tensor's autograd members.
+// The backward engine, grad mode, `record`, and Tensor's backward members.
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "autograd/internal.h"
-#include "core/layout.h"
-#include "wick/autograd/math.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/reduce.h"
 
 namespace wick {
 
@@ -35,8 +36,6 @@ class FunctionNode : public Node {
     return fn_(grad_output);
   }
   void release() override { fn_ = nullptr; }
-  Shape out_sizes;
-  DType out_dtype = DType::Float32;
   std::weak_ptr<TensorImpl> retained;  // set by retain_grad()
 
  private:
@@ -50,7 +49,7 @@ class AccumulateGrad : public Node {
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
   std::string name() const override { return "AccumulateGrad"; }
   std::vector<Tensor> apply(const Tensor& g) override {
-    AutogradMeta& meta = *leaf_->autograd;
+    AutogradMeta& meta = Tensor(leaf_).mutable_autograd_meta();
     if (!meta.grad.defined() && can_steal(g, Tensor(leaf_))) {
       meta.grad = g;  // what PyTorch's AccumulateGrad does too: no copy
       return {};
@@ -80,15 +79,9 @@ class AccumulateGrad : public Node {
   std::shared_ptr<TensorImpl> leaf_;
 };
 
-AutogradMeta& meta_of(const Tensor& t) {
-  auto& impl = t.impl();
-  if (!impl.autograd) impl.autograd = std::make_shared<AutogradMeta>();
-  return *impl.autograd;
-}
-
 std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   if (!t.defined()) return nullptr;
-  auto& a = t.impl().autograd;
+  AutogradMeta* a = t.autograd_meta();
   if (!a || !a->requires_grad) return nullptr;
   if (a->grad_fn) return a->grad_fn;
   if (auto acc = a->grad_accumulator.lock()) return acc;
@@ -158,8 +151,10 @@ std::vector<Tensor> execute(const std::vector<std::shared_ptr<Node>>& roots,
     std::vector<Tensor> grads;
     if (g.defined() && !(capturing && is_leaf_acc)) {
       if (auto* f = dynamic_cast<FunctionNode*>(n)) {
-        if (auto out = f->retained.lock(); out && !capturing)
-          AccumulateGrad::accumulate(*out->autograd, Tensor(out), g);
+        if (auto out = f->retained.lock(); out && !capturing) {
+          Tensor retained(out);
+          AccumulateGrad::accumulate(retained.mutable_autograd_meta(), retained, g);
+        }
       }
       grads = n->apply(g);
       WICK_CHECK(grads.empty() || grads.size() == n->next_edges.size(), "backward: ", n->name(),
@@ -205,7 +200,7 @@ std::vector<Tensor> default_root_grads(const std::vector<Tensor>& roots,
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   if (!GradMode::is_enabled()) return false;
   for (const Tensor* t : inputs)
-    if (t->defined() && t->impl().autograd && t->impl().autograd->requires_grad) return true;
+    if (t->defined() && t->requires_grad()) return true;
   return false;
 }
 
@@ -218,9 +213,7 @@ void record(const Tensor& output, std::string name, const std::vector<Tensor>& i
   auto node = std::make_shared<FunctionNode>(std::move(name), std::move(backward));
   node->next_edges.reserve(inputs.size());
   for (const auto& t : inputs) node->next_edges.push_back(Edge{gradient_edge(t)});
-  node->out_sizes = output.sizes();
-  node->out_dtype = output.dtype();
-  auto& m = meta_of(output);
+  auto& m = output.mutable_autograd_meta();
   m.requires_grad = true;
   m.grad_fn = std::move(node);
 }
@@ -268,100 +261,21 @@ void check_inplace(const Tensor& t, const char* op) {
                              t.grad_fn()->name(), ") is not supported; use the out-of-place form"));
 }
 
-void check_float(const Tensor& t, const char* op) {
-  WICK_CHECK_AS(DTypeError, t.dtype() == DType::Float32 || t.dtype() == DType::Float64, op,
-                ": expected a float32 or float64 tensor but got ", t.dtype());
-}
-
 }  // namespace autograd
 
-// ---- Tensor's autograd members ------------------------------------------------
-
-bool Tensor::requires_grad() const {
-  const auto& a = impl().autograd;
-  return a && a->requires_grad;
-}
-
-const Tensor& Tensor::requires_grad_(bool on) const {
-  if (on) {
-    WICK_CHECK_AS(DTypeError, is_floating_point(dtype()) || is_complex(dtype()),
-                  "requires_grad_: only tensors of floating point and complex dtype can require "
-                  "gradients (got ",
-                  dtype(), ")");
-  } else {
-    WICK_CHECK(is_leaf(),
-               "requires_grad_: you can only change requires_grad flags of leaf "
-               "variables (this tensor was produced by ",
-               grad_fn()->name(), ")");
-  }
-  if (!on && !impl().autograd) return *this;
-  autograd::meta_of(*this).requires_grad = on;
-  return *this;
-}
-
-Tensor Tensor::grad() const {
-  const auto& a = impl().autograd;
-  return a ? a->grad : Tensor();
-}
-
-void Tensor::set_grad(const Tensor& grad) const {
-  if (grad.defined())
-    WICK_CHECK_AS(ShapeError, grad.sizes() == sizes(), "set_grad: gradient of sizes ", grad.sizes(),
-                  " for a tensor of sizes ", sizes());
-  if (!grad.defined() && !impl().autograd) return;
-  autograd::meta_of(*this).grad = grad;
-}
-
-bool Tensor::is_leaf() const {
-  const auto& a = impl().autograd;
-  return !a || !a->grad_fn;
-}
-
-std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
-  const auto& a = impl().autograd;
-  return a ? a->grad_fn : nullptr;
-}
-
-std::string Tensor::grad_fn_name() const {
-  auto fn = grad_fn();
-  return fn ? fn->name() : std::string();
-}
+// ---- Tensor's backward members ------------------------------------------------
 
 void Tensor::retain_grad() const {
   WICK_CHECK(requires_grad(),
              "retain_grad: can't retain_grad on a tensor that doesn't require grad");
   if (is_leaf()) return;
-  auto& m = autograd::meta_of(*this);
+  auto& m = mutable_autograd_meta();
   m.retains_grad = true;
   if (auto* f = dynamic_cast<autograd::FunctionNode*>(m.grad_fn.get())) f->retained = impl_ptr();
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   autograd::run_backward({*this}, {gradient}, retain_graph);
-}
-
-Tensor Tensor::detach() const {
-  const auto& i = impl();
-  return detail::make_view(*this, i.sizes, i.strides, i.offset);
-}
-
-void Tensor::set_data(const Tensor& src) const {
-  WICK_CHECK(src.defined(), "set_data: the new data is an undefined tensor");
-  WICK_CHECK(is_leaf(),
-             "set_data: only a leaf tensor's data can be replaced (this tensor was "
-             "produced by ",
-             grad_fn_name(), ")");
-  const TensorImpl& s = src.impl();
-  TensorImpl& d = impl();
-  d.storage = s.storage;
-  d.offset = s.offset;
-  d.sizes = s.sizes;
-  d.strides = s.strides;
-  d.dtype = s.dtype;
-  if (!d.autograd) return;
-  if (!is_floating_point(d.dtype) && !is_complex(d.dtype)) d.autograd->requires_grad = false;
-  const Tensor& g = d.autograd->grad;
-  if (g.defined() && (g.sizes() != d.sizes || g.dtype() != d.dtype)) d.autograd->grad = Tensor();
 }
 
 }  // namespace wick

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "wick/autograd/grad_mode.h"
-#include "wick/autograd/node.h"
+#include "wick/autograd/graph.h"
 
 namespace wick::autograd {
 

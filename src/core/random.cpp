@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/layout.h"
+#include "core/strided.h"
 
 namespace wick {
 
@@ -78,9 +79,12 @@ const Tensor& fill_random(const Tensor& t, const char* op, Fn&& draw) {
       throw DTypeError(
           detail::concat(op, ": expected a floating-point tensor but got ", t.dtype()));
     } else {
-      T* base = reinterpret_cast<T*>(t.storage()->data());
-      detail::for_each_strided<1>(t.sizes(), {&t.strides()}, {t.storage_offset()},
-                                  [&](const std::array<int64_t, 1>& o) { base[o[0]] = T(draw()); });
+      T* base = static_cast<T*>(t.data_ptr());
+      detail::StridedLoop<1> loop{t.sizes(), {t.strides()}};  // row-major: the draws' order
+      detail::for_each_run(loop, [&](const std::array<int64_t, 1>& off,
+                                     const std::array<int64_t, 1>& inner, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) base[off[0] + i * inner[0]] = T(draw());
+      });
     }
   });
   return t;

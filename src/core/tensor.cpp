@@ -1,12 +1,15 @@
-// Tensor layout, element access, raw copies and the non-random factories.
-// Differentiable members (views, copies, math) are defined in src/autograd/.
+// Tensor's core members: the checked factory, layout, element access and
+// autograd state, and the non-random factories. The differentiable members
+// (views, copies, math, backward) belong to the ops layer (src/ops/).
 #include "wick/core/tensor.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <ostream>
 
 #include "core/layout.h"
+#include "core/strided.h"
+#include "wick/core/autograd_meta.h"
 
 namespace wick {
 
@@ -14,6 +17,49 @@ std::ostream& operator<<(std::ostream& os, const Shape& s) {
   os << '[';
   for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
   return os << ']';
+}
+
+Tensor make_tensor(std::shared_ptr<Storage> storage, DType dtype, Shape sizes, Shape strides,
+                   int64_t offset) {
+  WICK_CHECK(storage != nullptr, "make_tensor: no storage");
+  WICK_CHECK_AS(ShapeError, sizes.size() == strides.size(), "make_tensor: sizes ", sizes,
+                " and strides ", strides, " differ in length");
+  WICK_CHECK_AS(IndexError, offset >= 0, "make_tensor: negative storage offset ", offset);
+  bool empty = false;
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    WICK_CHECK_AS(ShapeError, sizes[d] >= 0 && strides[d] >= 0,
+                  "make_tensor: negative size or stride (sizes ", sizes, ", strides ", strides,
+                  ")");
+    empty = empty || sizes[d] == 0;
+  }
+  const int64_t esize = element_size(dtype);
+  const int64_t capacity = int64_t(storage->nbytes() / size_t(esize));
+  if (empty) {
+    WICK_CHECK_AS(IndexError, offset <= capacity, "make_tensor: storage offset ", offset,
+                  " is past the end of storage of ", capacity, " ", dtype, " elements");
+  } else {
+    int64_t last = offset;
+    bool overflow = false;
+    for (size_t d = 0; d < sizes.size(); ++d) {
+      int64_t step = 0;
+      overflow = overflow || __builtin_mul_overflow(sizes[d] - 1, strides[d], &step) ||
+                 __builtin_add_overflow(last, step, &last);
+    }
+    WICK_CHECK_AS(IndexError, !overflow && last < capacity, "make_tensor: a tensor of sizes ",
+                  sizes, ", strides ", strides, " at offset ", offset,
+                  " does not fit in storage of ", capacity, " ", dtype, " elements");
+  }
+  // The element count and byte count must fit in int64 (a stride-0 view of
+  // one element can claim any size), and so must the contiguous strides a
+  // copy gets: the product of the sizes, zeros counted as 1.
+  int64_t span = 1;
+  for (int64_t n : sizes)
+    WICK_CHECK_AS(
+        ShapeError,
+        !__builtin_mul_overflow(span, std::max<int64_t>(n, 1), &span) && span <= INT64_MAX / esize,
+        "make_tensor: sizes ", sizes, " hold too many ", dtype, " elements to count in int64");
+  return Tensor(std::make_shared<TensorImpl>(TensorImpl::Key(), std::move(storage), dtype,
+                                             std::move(sizes), std::move(strides), offset));
 }
 
 TensorImpl& Tensor::impl() const {
@@ -50,7 +96,7 @@ bool Tensor::is_contiguous() const {
 
 void* Tensor::data_ptr() const {
   const auto& i = impl();
-  return i.storage->data() + i.offset * wick::element_size(i.dtype);
+  return i.storage_->data() + i.offset_ * wick::element_size(i.dtype_);
 }
 
 void Tensor::check_dtype(DType expected, const char* op) const {
@@ -100,10 +146,13 @@ std::vector<T> Tensor::to_vector() const {
   std::vector<T> out;
   out.reserve(size_t(numel()));
   visit_dtype(dtype(), [&]<class S>() {
-    const S* base = reinterpret_cast<const S*>(storage()->data());
-    detail::for_each_strided<1>(
-        sizes(), {&strides()}, {storage_offset()},
-        [&](const std::array<int64_t, 1>& o) { out.push_back(convert_element<T>(base[o[0]])); });
+    const S* base = reinterpret_cast<const S*>(storage()->data()) + storage_offset();
+    detail::StridedLoop<1> loop{sizes(), {strides()}};
+    detail::for_each_run(loop, [&](const std::array<int64_t, 1>& off,
+                                   const std::array<int64_t, 1>& inner, int64_t n) {
+      for (int64_t i = 0; i < n; ++i)
+        out.push_back(convert_element<T>(base[off[0] + i * inner[0]]));
+    });
   });
   return out;
 }
@@ -117,137 +166,86 @@ template std::vector<bool> Tensor::to_vector<bool>() const;
 template std::vector<std::complex<float>> Tensor::to_vector<std::complex<float>>() const;
 template std::vector<std::complex<double>> Tensor::to_vector<std::complex<double>>() const;
 
-namespace detail {
-void fill_raw(const Tensor& t, Scalar value) {
-  visit_dtype(t.dtype(), [&]<class T>() {
-    T v = value.to<T>();
-    T* base = reinterpret_cast<T*>(t.storage()->data());
-    if (t.is_contiguous()) {
-      std::fill(base + t.storage_offset(), base + t.storage_offset() + t.numel(), v);
-      return;
-    }
-    for_each_strided<1>(t.sizes(), {&t.strides()}, {t.storage_offset()},
-                        [&](const std::array<int64_t, 1>& o) { base[o[0]] = v; });
-  });
-}
-}  // namespace detail
+// ---- autograd state -----------------------------------------------------------
 
-// ---- detail -----------------------------------------------------------------
-
-namespace detail {
-
-int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
-  int64_t n = ndim == 0 ? 1 : ndim;  // like PyTorch, a 0-dim tensor accepts dim 0 and -1
-  WICK_CHECK_AS(IndexError, dim >= -n && dim < n, op,
-                ": dimension out of range (expected to be in range of [", -n, ", ", n - 1,
-                "], but got ", dim, ")");
-  return dim < 0 ? dim + n : dim;
+autograd::AutogradMeta& Tensor::mutable_autograd_meta() const {
+  auto& a = impl().autograd_;
+  if (!a) a = std::make_shared<autograd::AutogradMeta>();
+  return *a;
 }
 
-Shape contiguous_strides(const Shape& sizes) {
-  Shape st(sizes.size());
-  int64_t s = 1;
-  for (size_t d = sizes.size(); d-- > 0;) {
-    st[d] = s;
-    // An empty tensor's strides still multiply its other sizes: [0, 2^40,
-    // 2^40] holds nothing but its strides would overflow.
-    WICK_CHECK_AS(ShapeError,
-                  d == 0 || !__builtin_mul_overflow(s, std::max<int64_t>(sizes[d], 1), &s),
-                  "sizes ", sizes, " are too large: their strides overflow int64");
+bool Tensor::requires_grad() const {
+  const auto* a = autograd_meta();
+  return a && a->requires_grad;
+}
+
+const Tensor& Tensor::requires_grad_(bool on) const {
+  if (on) {
+    WICK_CHECK_AS(DTypeError, is_floating_point(dtype()) || is_complex(dtype()),
+                  "requires_grad_: only tensors of floating point and complex dtype can require "
+                  "gradients (got ",
+                  dtype(), ")");
+  } else {
+    WICK_CHECK(is_leaf(),
+               "requires_grad_: you can only change requires_grad flags of leaf "
+               "variables (this tensor was produced by ",
+               grad_fn_name(), ")");
   }
-  return st;
+  if (!on && !autograd_meta()) return *this;
+  mutable_autograd_meta().requires_grad = on;
+  return *this;
 }
 
-int64_t checked_numel(const Shape& sizes, const char* op) {
-  int64_t n = 1;
-  for (int64_t s : sizes) {
-    WICK_CHECK_AS(ShapeError, s >= 0, op, ": negative size ", s, " in sizes ", sizes);
-    WICK_CHECK_AS(ShapeError, !__builtin_mul_overflow(n, s, &n), op, ": sizes ", sizes,
-                  " overflow the element count");
-  }
-  return n;
+Tensor Tensor::grad() const {
+  const auto* a = autograd_meta();
+  return a ? a->grad : Tensor();
 }
 
-Tensor make_empty(const Shape& sizes, DType dtype, const char* op) {
-  int64_t n = checked_numel(sizes, op);
-  int64_t bytes;
-  WICK_CHECK_AS(ShapeError, !__builtin_mul_overflow(n, element_size(dtype), &bytes), op, ": sizes ",
-                sizes, " of ", dtype, " overflow the byte count");
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate(size_t(bytes));
-  impl->sizes = sizes;
-  impl->strides = contiguous_strides(sizes);
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
+void Tensor::set_grad(const Tensor& grad) const {
+  if (grad.defined())
+    WICK_CHECK_AS(ShapeError, grad.sizes() == sizes(), "set_grad: gradient of sizes ", grad.sizes(),
+                  " for a tensor of sizes ", sizes());
+  if (!grad.defined() && !autograd_meta()) return;
+  mutable_autograd_meta().grad = grad;
 }
 
-Tensor make_view(const Tensor& t, Shape sizes, Shape strides, int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = t.storage();
-  impl->offset = offset;
-  impl->sizes = std::move(sizes);
-  impl->strides = std::move(strides);
-  impl->dtype = t.dtype();
-  return Tensor(std::move(impl));
+bool Tensor::is_leaf() const {
+  const auto* a = autograd_meta();
+  return !a || !a->grad_fn;
 }
 
-Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
-  size_t n = std::max(a.size(), b.size());
-  Shape out(n);
-  for (size_t i = 0; i < n; ++i) {
-    int64_t sa = i < n - a.size() ? 1 : a[i - (n - a.size())];
-    int64_t sb = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    WICK_CHECK_AS(ShapeError, sa == sb || sa == 1 || sb == 1, op, ": the size of tensor a (", sa,
-                  ") must match the size of tensor b (", sb, ") at non-singleton dimension ", i,
-                  " (sizes ", a, " and ", b, ")");
-    out[i] = sa == 1 ? sb : sa;
-  }
-  return out;
+std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
+  const auto* a = autograd_meta();
+  return a ? a->grad_fn : nullptr;
 }
 
-Shape broadcast_strides(const Tensor& t, const Shape& sizes) {
-  Shape st(sizes.size(), 0);
-  size_t lead = sizes.size() - size_t(t.dim());
-  for (size_t i = 0; i < size_t(t.dim()); ++i)
-    st[lead + i] = t.sizes()[i] == 1 ? 0 : t.strides()[i];
-  return st;
+std::string Tensor::grad_fn_name() const {
+  auto fn = grad_fn();
+  return fn ? fn->name() : std::string();
 }
 
-void copy_raw(const Tensor& dst, const Tensor& src) {
-  Shape bs = broadcast_shapes(dst.sizes(), src.sizes(), "copy_");
-  WICK_CHECK_AS(ShapeError, bs == dst.sizes(), "copy_: cannot broadcast source of sizes ",
-                src.sizes(), " to destination of sizes ", dst.sizes());
-  Shape sst = broadcast_strides(src, dst.sizes());
-  visit_dtype(dst.dtype(), [&]<class D>() {
-    D* d = reinterpret_cast<D*>(dst.storage()->data());
-    visit_dtype(src.dtype(), [&]<class S>() {
-      const S* s = reinterpret_cast<const S*>(src.storage()->data());
-      if (dst.is_contiguous() && src.is_contiguous() && src.sizes() == dst.sizes()) {
-        D* dp = d + dst.storage_offset();
-        const S* sp = s + src.storage_offset();
-        int64_t n = dst.numel();
-        if constexpr (std::is_same_v<D, S>) {
-          std::memmove(dp, sp, size_t(n) * sizeof(D));
-        } else {
-          for (int64_t i = 0; i < n; ++i) dp[i] = convert_element<D>(sp[i]);
-        }
-        return;
-      }
-      for_each_strided<2>(
-          dst.sizes(), {&dst.strides(), &sst}, {dst.storage_offset(), src.storage_offset()},
-          [&](const std::array<int64_t, 2>& o) { d[o[0]] = convert_element<D>(s[o[1]]); });
-    });
-  });
+Tensor Tensor::detach() const {
+  return detail::make_view(*this, sizes(), strides(), storage_offset());
 }
 
-Tensor contiguous_raw(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  Tensor out = make_empty(t.sizes(), t.dtype());
-  copy_raw(out, t);
-  return out;
+void Tensor::set_data(const Tensor& src) const {
+  WICK_CHECK(src.defined(), "set_data: the new data is an undefined tensor");
+  WICK_CHECK(is_leaf(),
+             "set_data: only a leaf tensor's data can be replaced (this tensor was "
+             "produced by ",
+             grad_fn_name(), ")");
+  const TensorImpl& s = src.impl();
+  TensorImpl& d = impl();
+  d.storage_ = s.storage_;
+  d.offset_ = s.offset_;
+  d.sizes_ = s.sizes_;
+  d.strides_ = s.strides_;
+  d.dtype_ = s.dtype_;
+  if (!d.autograd_) return;
+  if (!is_floating_point(d.dtype_) && !is_complex(d.dtype_)) d.autograd_->requires_grad = false;
+  const Tensor& g = d.autograd_->grad;
+  if (g.defined() && (g.sizes() != d.sizes_ || g.dtype() != d.dtype_)) d.autograd_->grad = Tensor();
 }
-
-}  // namespace detail
 
 // ---- factories ----------------------------------------------------------------
 
@@ -259,7 +257,10 @@ Tensor empty(const Shape& sizes, TensorOptions options) {
 
 Tensor full(const Shape& sizes, Scalar value, TensorOptions options) {
   Tensor t = detail::make_empty(sizes, options.dtype, "full");
-  detail::fill_raw(t, value);
+  visit_dtype(t.dtype(), [&]<class T>() {
+    T* p = static_cast<T*>(t.data_ptr());
+    std::fill(p, p + t.numel(), value.to<T>());
+  });
   if (options.requires_grad) t.requires_grad_(true);
   return t;
 }

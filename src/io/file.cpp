@@ -11,7 +11,7 @@
 #include <system_error>
 #include <thread>
 
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 #include "io/zip.h"
 #include "wick/core/error.h"
 

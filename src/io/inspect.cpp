@@ -67,7 +67,7 @@ std::string archive_prefix(const Source& src, const ZipReader& zip) {
 // The loader bounds how far shared containers expand a tree (and refuses
 // cycles), so walking every path is safe.
 void count_tensors(const Value& v, VerifyResult& r) {
-  for (const auto& [name, leaf] : flatten(v)) {
+  for (const auto& [name, leaf] : leaves(v)) {
     if (!leaf.is_tensor()) continue;
     r.tensors += 1;
     r.nbytes += uint64_t(leaf.as_tensor().nbytes());

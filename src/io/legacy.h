@@ -4,7 +4,7 @@
 #include <cstddef>
 
 #include "io/zip.h"
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 
 namespace wick::io::detail {
 

@@ -18,7 +18,7 @@
 
 #include "wick/core/dtype.h"
 #include "wick/core/storage.h"
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 
 namespace wick::io::detail {
 

@@ -161,23 +161,23 @@ class Pickler {
   void save(const Value& v, size_t depth, bool fresh_string = false) {
     WICK_CHECK(depth < kMaxDepth, "save: values nested deeper than ", kMaxDepth, " levels");
     switch (v.kind()) {
-      case Kind::None:
+      case ValueKind::None:
         return op('N');
-      case Kind::Bool:
+      case ValueKind::Bool:
         return op(v.as_bool() ? '\x88' : '\x89');
-      case Kind::Int:
+      case ValueKind::Int:
         return save_int(v.as_int());
-      case Kind::Float:
+      case ValueKind::Float:
         return save_float(v.as_float());
-      case Kind::String:
+      case ValueKind::String:
         return save_string(v.as_string(), fresh_string);
-      case Kind::Bytes:
+      case ValueKind::Bytes:
         return save_bytes(v);
-      case Kind::Tensor:
+      case ValueKind::Tensor:
         return save_tensor(v);
-      case Kind::List:
-      case Kind::Tuple:
-      case Kind::Dict:
+      case ValueKind::List:
+      case ValueKind::Tuple:
+      case ValueKind::Dict:
         break;
     }
     const void* id = v.is_dict() ? static_cast<const void*>(&v.as_dict())

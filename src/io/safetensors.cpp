@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/layout.h"
 #include "io/pickle.h"
 #include "io/zip.h"
 #include "wick/core/tensor.h"
@@ -183,14 +184,12 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
       for (size_t i = 0; i < nbytes; ++i)
         if (uint8_t(s->data()[i]) > 1)
           bad(src, "bool tensor '", e.name, "' holds byte ", int(s->data()[i]));
-    auto impl = std::make_shared<TensorImpl>();
-    impl->storage = std::move(s);
-    impl->sizes = e.shape;
-    impl->strides = Shape(e.shape.size(), 1);
-    for (size_t d = e.shape.size(); d-- > 1;)
-      impl->strides[d - 1] = impl->strides[d] * std::max<int64_t>(e.shape[d], 1);
-    impl->dtype = e.dtype;
-    Tensor t(std::move(impl));
+    Tensor t;
+    try {
+      t = make_tensor(std::move(s), e.dtype, e.shape, wick::detail::contiguous_strides(e.shape));
+    } catch (const Error& err) {
+      bad(src, "tensor '", e.name, "': ", err.what());
+    }
     if (options.floating_dtype && is_floating_point(t.dtype())) t = t.to(*options.floating_dtype);
     out.tensors.set(e.name, t);
   }

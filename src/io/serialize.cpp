@@ -95,20 +95,10 @@ class FloatingConverter {
     // Convert the whole storage once, so that views keep sharing it.
     std::shared_ptr<Storage>& converted = storages_[t.storage().get()];
     if (!converted) {
-      auto whole = std::make_shared<TensorImpl>();
-      whole->storage = t.storage();
-      whole->sizes = {int64_t(t.storage()->nbytes()) / t.element_size()};
-      whole->strides = {1};
-      whole->dtype = t.dtype();
-      converted = make_(Tensor(whole), to_);
+      const int64_t n = int64_t(t.storage()->nbytes()) / t.element_size();
+      converted = make_(make_tensor(t.storage(), t.dtype(), {n}, {1}), to_);
     }
-    auto impl = std::make_shared<TensorImpl>();
-    impl->storage = converted;
-    impl->offset = t.storage_offset();
-    impl->sizes = t.sizes();
-    impl->strides = t.strides();
-    impl->dtype = to_;
-    Tensor out(impl);
+    Tensor out = make_tensor(converted, to_, t.sizes(), t.strides(), t.storage_offset());
     if (t.requires_grad()) out.requires_grad_(true);
     Value r = v.is_parameter() ? Value::parameter(out) : Value(out);
     tensors_.emplace(key, r);

@@ -537,52 +537,15 @@ class Unpickler {
                   " is not supported by wick"));
   }
 
-  // A tensor over `s`, after checking that the view stays inside the storage.
+  // A tensor over `s`; make_tensor checks that the view stays inside the
+  // storage, and its message gets the global's and the storage's names.
   Value rebuild_tensor(const GlobalObj& g, const StorageObj& s, DType dtype, int64_t offset,
                        const Shape& sizes, const Shape& strides) {
-    if (sizes.size() != strides.size())
-      fail(concat(g.name, ": size ", sizes, " and stride ", strides, " differ in length"));
-    int64_t capacity = int64_t(s.storage->nbytes()) / element_size(dtype);
-    if (offset < 0) fail(concat(g.name, ": negative storage offset ", offset));
-    bool empty = false;
-    for (size_t d = 0; d < sizes.size(); ++d) {
-      if (sizes[d] < 0 || strides[d] < 0)
-        fail(concat(g.name, ": negative size or stride (size ", sizes, ", stride ", strides, ")"));
-      empty = empty || sizes[d] == 0;
+    try {
+      return Value(make_tensor(s.storage, dtype, sizes, strides, offset));
+    } catch (const Error& e) {
+      fail(concat(g.name, " over storage '", s.key, "': ", e.what()));
     }
-    if (empty) {
-      if (offset > capacity)
-        fail(concat(g.name, ": storage offset ", offset, " is past the end of storage '", s.key,
-                    "' (", capacity, " elements)"));
-    } else {
-      int64_t last = offset;
-      bool overflow = false;
-      for (size_t d = 0; d < sizes.size(); ++d) {
-        int64_t step = 0;
-        overflow = overflow || __builtin_mul_overflow(sizes[d] - 1, strides[d], &step) ||
-                   __builtin_add_overflow(last, step, &last);
-      }
-      if (overflow || last >= capacity)
-        fail(concat(g.name, ": a tensor of size ", sizes, ", stride ", strides, " at offset ",
-                    offset, " does not fit in storage '", s.key, "' of ", capacity, " ",
-                    dtype_name(dtype), " elements"));
-    }
-    // numel and nbytes must fit in int64 (a stride-0 view of one element can
-    // claim any size), and so must the contiguous strides a copy of an empty
-    // tensor gets: the product of the sizes, zeros counted as 1.
-    const int64_t limit = INT64_MAX / element_size(dtype);
-    int64_t span = 1;
-    for (int64_t n : sizes)
-      if (__builtin_mul_overflow(span, std::max<int64_t>(n, 1), &span) || span > limit)
-        fail(concat(g.name, ": a tensor of size ", sizes, " has too many ", dtype_name(dtype),
-                    " elements to count in int64"));
-    auto impl = std::make_shared<TensorImpl>();
-    impl->storage = s.storage;
-    impl->offset = offset;
-    impl->sizes = sizes;
-    impl->strides = strides;
-    impl->dtype = dtype;
-    return Value(Tensor(std::move(impl)));
   }
 
   Obj call(const GlobalObj& g, const std::vector<Obj>& args) {

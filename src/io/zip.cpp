@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 #include "wick/core/error.h"
 
 namespace wick::io::detail {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 #include "kernels/blas.h"
 
 namespace wick::kernels {

@@ -2,7 +2,7 @@
 //
 // All pointers address contiguous NCHW data: input [N, C_in, H, W], weight
 // [C_out, C_in / groups, kH, kW], output [N, C_out, out_h, out_w]. Arguments are
-// checked by the caller (src/autograd/functional.cpp).
+// checked by the caller (src/nn/functional/).
 //
 // Threads: with several images and threads, each thread takes a contiguous
 // range of images and OpenBLAS runs single-threaded meanwhile; with one image

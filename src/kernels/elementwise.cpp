@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "core/layout.h"
+#include "kernels/copy.h"
 #include "kernels/loop.h"
 
 namespace wick::kernels {
@@ -207,7 +208,7 @@ void with_compare(Compare op, G&& g) {
 Tensor as_double(const Tensor& t) {
   if (t.dtype() == DType::Float64) return t;
   Tensor r = detail::make_empty(t.sizes(), DType::Float64, "compare");
-  detail::copy_raw(r, t);
+  copy(r, t);
   return r;
 }
 

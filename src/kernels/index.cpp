@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 
 namespace wick::kernels {
 

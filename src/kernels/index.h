@@ -2,7 +2,7 @@
 // backward) for float and double.
 //
 // A table is contiguous [num_rows, row_size]; indices are int64 and already
-// checked by the caller (src/autograd/functional.cpp) to lie in [0, num_rows).
+// checked by the caller (src/nn/functional/) to lie in [0, num_rows).
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,9 @@
 #include <climits>
 
 #include "core/layout.h"
+#include "core/strided.h"
 #include "kernels/blas.h"
+#include "kernels/copy.h"
 
 namespace wick::kernels {
 
@@ -35,7 +37,7 @@ Tensor blas_ready(const Tensor& t, BlasLayout& layout) {
   int64_t rows = t.sizes()[size_t(nd - 2)], cols = t.sizes()[size_t(nd - 1)];
   layout = blas_layout(rows, cols, t.strides()[size_t(nd - 2)], t.strides()[size_t(nd - 1)]);
   if (layout.ok) return t;
-  Tensor c = detail::contiguous_raw(t);
+  Tensor c = kernels::contiguous(t);
   layout = blas_layout(rows, cols, c.strides()[size_t(nd - 2)], c.strides()[size_t(nd - 1)]);
   return c;
 }
@@ -63,14 +65,19 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, double al
       T* pc = static_cast<T*>(out.data_ptr());
       const T* pa = static_cast<const T*>(a.data_ptr());
       const T* pb = static_cast<const T*>(b.data_ptr());
-      detail::for_each_strided<3>(batch, {&so, &sa, &sb}, {0, 0, 0}, [&](const auto& o) {
-        T* c = pc + o[0];
+      auto one = [&](int64_t oc, int64_t oa, int64_t ob) {
+        T* c = pc + oc;
         if (k == 0) {  // BLAS may leave C alone when k == 0
           for (int64_t i = 0; i < m * n; ++i) c[i] = beta == 0 ? T(0) : T(beta) * c[i];
           return;
         }
-        gemm(la.trans, lb.trans, m, n, k, T(alpha), pa + o[1], la.ld, pb + o[2], lb.ld, T(beta), c,
-             n);
+        gemm(la.trans, lb.trans, m, n, k, T(alpha), pa + oa, la.ld, pb + ob, lb.ld, T(beta), c, n);
+      };
+      detail::StridedLoop<3> loop{batch, {so, sa, sb}};
+      detail::for_each_run(loop, [&](const std::array<int64_t, 3>& off,
+                                     const std::array<int64_t, 3>& inner, int64_t count) {
+        for (int64_t i = 0; i < count; ++i)
+          one(off[0] + i * inner[0], off[1] + i * inner[1], off[2] + i * inner[2]);
       });
     } else {
       throw DTypeError(detail::concat("matmul: not implemented for dtype ", out.dtype()));

@@ -3,7 +3,7 @@
 // Batch norm data is contiguous [N, C, S] (S = product of the spatial sizes, 1
 // for [N, C] input); per-channel vectors have C elements. Layer norm data is
 // contiguous [R, D]: R rows, each normalised over its D elements. Arguments are
-// checked by the caller (src/autograd/functional.cpp).
+// checked by the caller (src/nn/functional/).
 #pragma once
 
 #include <cstdint>

@@ -7,7 +7,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

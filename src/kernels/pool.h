@@ -3,7 +3,7 @@
 //
 // Inputs are contiguous stacks of planes [planes, in_h, in_w] (planes = N * C);
 // outputs are [planes, out_h, out_w]. Arguments are checked by the caller
-// (src/autograd/functional.cpp).
+// (src/nn/functional/).
 #pragma once
 
 #include <cstdint>

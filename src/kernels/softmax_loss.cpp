@@ -4,7 +4,7 @@
 #include <cmath>
 #include <memory>
 
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 
 namespace wick::kernels {
 

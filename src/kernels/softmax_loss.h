@@ -3,7 +3,7 @@
 // Softmax data is contiguous and seen as [outer, dim, inner], the reduced
 // dimension in the middle. Loss inputs are contiguous [N, C, S] (S = product
 // of the extra dims, 1 for [N, C]) with int64 targets [N, S]. Arguments and
-// target ranges are checked by the caller (src/autograd/functional.cpp).
+// target ranges are checked by the caller (src/nn/functional/).
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,10 @@
 #include "wick/nn/activation.h"
 
-#include "wick/autograd/functional.h"
 #include "wick/autograd/grad_mode.h"
-#include "wick/autograd/math.h"
+#include "wick/nn/functional.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 namespace wick::nn {
 

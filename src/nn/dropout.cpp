@@ -1,9 +1,9 @@
 #include "wick/nn/dropout.h"
 
 #include "core/format.h"
-#include "wick/autograd/functional.h"
 #include "wick/autograd/grad_mode.h"
 #include "wick/core/error.h"
+#include "wick/nn/functional.h"
 
 namespace wick::nn {
 

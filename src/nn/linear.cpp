@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "wick/autograd/functional.h"
 #include "wick/core/error.h"
+#include "wick/nn/functional.h"
 #include "wick/nn/init.h"
 
 namespace wick::nn {

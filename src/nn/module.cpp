@@ -27,8 +27,8 @@ std::string metadata_key(const std::string& prefix) {
 
 // Python's list repr of strings: ['a', 'b'].
 std::string py_list(const std::vector<std::string>& items) {
-  io::List list(items.begin(), items.end());
-  return io::Value::list(std::move(list)).repr();
+  List list(items.begin(), items.end());
+  return Value::list(std::move(list)).repr();
 }
 
 std::string quoted_join(const std::vector<std::string>& keys) {
@@ -202,7 +202,8 @@ std::vector<std::pair<std::string, Tensor>> named_members(
   std::unordered_set<const TensorImpl*> memo;
   for (const auto& [prefix, m] : modules)
     for (const auto& [name, t] : slots(*m))
-      if (t.defined() && memo.insert(&t.impl()).second) out.emplace_back(join(prefix, name), t);
+      if (t.defined() && memo.insert(t.impl_ptr().get()).second)
+        out.emplace_back(join(prefix, name), t);
   return out;
 }
 

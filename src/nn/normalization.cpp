@@ -1,8 +1,8 @@
 #include "wick/nn/normalization.h"
 
 #include "core/format.h"
-#include "wick/autograd/functional.h"
 #include "wick/core/error.h"
+#include "wick/nn/functional.h"
 #include "wick/nn/init.h"
 
 namespace wick::nn {

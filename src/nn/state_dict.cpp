@@ -1,13 +1,13 @@
 // StateDict: ordered name -> tensor with PyTorch's _metadata, its conversion
-// to and from io::Value, and the key-renaming helpers.
+// to and from Value, and the key-renaming helpers.
 #include "wick/nn/state_dict.h"
 
 namespace wick::nn {
 
-StateDict::StateDict(const io::Value& value) {
+StateDict::StateDict(const Value& value) {
   WICK_CHECK(value.is_dict(), "state_dict: expected a dict of str -> Tensor, got ",
              value.type_name());
-  const io::Dict& dict = value.as_dict();
+  const Dict& dict = value.as_dict();
   for (const auto& [key, v] : dict) {
     WICK_CHECK(key.is_string(), "state_dict: key ", key.repr(), " is a ", key.type_name(),
                ", not a str");
@@ -17,11 +17,11 @@ StateDict::StateDict(const io::Value& value) {
   }
   // PyTorch reads _metadata leniently (a missing version means "unknown"), and
   // so do we: entries that are not prefix -> {"version": int} are skipped.
-  const io::Value& meta = dict.metadata();
+  const Value& meta = dict.metadata();
   if (!meta.is_dict()) return;
   for (const auto& [prefix, local] : meta.as_dict()) {
     if (!prefix.is_string() || !local.is_dict()) continue;
-    const io::Value* version = local.as_dict().find("version");
+    const Value* version = local.as_dict().find("version");
     if (version && version->is_int()) metadata_.emplace_back(prefix.as_string(), version->as_int());
   }
 }
@@ -69,13 +69,13 @@ std::optional<int64_t> StateDict::version(std::string_view prefix) const {
   return std::nullopt;
 }
 
-io::Value StateDict::to_value() const {
-  io::Dict dict(/*ordered=*/true);
+Value StateDict::to_value() const {
+  Dict dict(/*ordered=*/true);
   for (const auto& [k, t] : items_) dict.set(k, t);
   if (!metadata_.empty()) {
-    io::Dict meta(/*ordered=*/true);
+    Dict meta(/*ordered=*/true);
     for (const auto& [prefix, version] : metadata_) {
-      io::Dict local;
+      Dict local;
       local.set("version", version);
       meta.set(prefix, local);
     }

@@ -9,14 +9,14 @@ namespace wick::optim {
 
 namespace {
 
-io::Dict adagrad_defaults(const AdagradOptions& o) {
+Dict adagrad_defaults(const AdagradOptions& o) {
   detail::check_arg(o.lr >= 0, "learning rate", o.lr);
   detail::check_arg(o.lr_decay >= 0, "lr_decay value", o.lr_decay);
   detail::check_arg(o.weight_decay >= 0, "weight_decay value", o.weight_decay);
   detail::check_arg(o.initial_accumulator_value >= 0, "initial_accumulator_value value",
                     o.initial_accumulator_value);
   detail::check_arg(o.eps >= 0, "epsilon value", o.eps);
-  io::Dict d;
+  Dict d;
   d.set("lr", o.lr);
   d.set("lr_decay", number(o.lr_decay, true));
   d.set("eps", o.eps);
@@ -63,7 +63,7 @@ void Adagrad::init_state(double initial_accumulator_value) {
   // PyTorch fills every sum with the constructor's value, whatever a group says.
   for (const ParamGroup& group : param_groups())
     for (const Tensor& p : group.params) {
-      io::Dict& st = state(p);
+      Dict& st = state(p);
       st.set(detail::key("step"), scalar_tensor(0.0, DType::Float32));
       st.set(detail::key("sum"), full(p.sizes(), initial_accumulator_value, {.dtype = p.dtype()}));
     }
@@ -80,7 +80,7 @@ void Adagrad::step() {
     for (const Tensor& p : group.params) {
       Tensor grad = detail::checked_grad("Adagrad", p);
       if (!grad.defined()) continue;
-      io::Dict& st = state(p);
+      Dict& st = state(p);
       // A group added after construction has no state yet (PyTorch fails
       // there); start it as the constructor would have, with its own value.
       const double t = detail::bump_step(st);

@@ -10,15 +10,15 @@ namespace wick::optim {
 
 namespace {
 
-io::Dict adam_defaults(const AdamOptions& o, bool weight_decay_is_int) {
+Dict adam_defaults(const AdamOptions& o, bool weight_decay_is_int) {
   detail::check_arg(o.lr >= 0, "learning rate", o.lr);
   detail::check_arg(o.eps >= 0, "epsilon value", o.eps);
   detail::check_arg(o.betas[0] >= 0 && o.betas[0] < 1, "beta parameter at index 0", o.betas[0]);
   detail::check_arg(o.betas[1] >= 0 && o.betas[1] < 1, "beta parameter at index 1", o.betas[1]);
   detail::check_arg(o.weight_decay >= 0, "weight_decay value", o.weight_decay);
-  io::Dict d;
+  Dict d;
   d.set("lr", o.lr);
-  d.set("betas", io::Value::tuple({o.betas[0], o.betas[1]}));
+  d.set("betas", Value::tuple({o.betas[0], o.betas[1]}));
   d.set("eps", o.eps);
   d.set("weight_decay", number(o.weight_decay, weight_decay_is_int));
   d.set("amsgrad", o.amsgrad);
@@ -103,19 +103,19 @@ void Adam::step() {
   NoGradGuard no_grad;
   const std::string who = name();
   for (const ParamGroup& group : param_groups()) {
-    const io::List& betas = group["betas"].as_sequence();
+    const List& betas = group["betas"].as_sequence();
     WICK_CHECK(betas.size() == 2, who, ": 'betas' must hold two numbers, has ", betas.size());
     const double lr = detail::option(group, "lr"), beta1 = betas[0].to_double(),
                  beta2 = betas[1].to_double(), eps = detail::option(group, "eps"),
                  weight_decay = detail::option(group, "weight_decay");
     const bool amsgrad = detail::flag(group, "amsgrad"), maximize = detail::flag(group, "maximize");
     // A file from an older PyTorch has no such key; AdamW decouples anyway.
-    const io::Value* dwd = group.options.find(detail::key("decoupled_weight_decay"));
+    const Value* dwd = group.options.find(detail::key("decoupled_weight_decay"));
     const bool decoupled = dwd ? detail::flag(group, "decoupled_weight_decay") : who == "AdamW";
     for (const Tensor& p : group.params) {
       Tensor grad = detail::checked_grad(who.c_str(), p);
       if (!grad.defined()) continue;
-      io::Dict& st = state(p);
+      Dict& st = state(p);
       const double t = detail::bump_step(st);
       Tensor m = detail::state_tensor(st, detail::key("exp_avg"), p);
       Tensor v = detail::state_tensor(st, detail::key("exp_avg_sq"), p);

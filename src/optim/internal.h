@@ -8,7 +8,7 @@
 
 #include "wick/core/error.h"
 #include "wick/core/tensor.h"
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 #include "wick/optim/optimizer.h"
 
 namespace wick::optim::detail {
@@ -37,13 +37,13 @@ Tensor checked_grad(const char* optimizer, const Tensor& param);
 /// The tensor state[key], created as zeros like `param` (or filled with
 /// `fill`) when absent or None. Returns a contiguous tensor of param's dtype
 /// and sizes, replacing a loaded one that is not contiguous.
-Tensor state_tensor(io::Dict& state, const io::Value& key, const Tensor& param, double fill = 0);
+Tensor state_tensor(Dict& state, const Value& key, const Tensor& param, double fill = 0);
 
 /// Adds 1 to the 0-dim `step` tensor (created as float32 0 when absent) and
 /// returns the new value, as `step_t += 1; step = step_t.item()`.
-double bump_step(io::Dict& state);
+double bump_step(Dict& state);
 
 /// Interned keys, so that a step does not build key strings per parameter.
-const io::Value& key(std::string_view name);
+const Value& key(std::string_view name);
 
 }  // namespace wick::optim::detail

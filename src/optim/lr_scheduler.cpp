@@ -15,50 +15,50 @@ namespace {
 constexpr double kPi = std::numbers::pi;  // == Python's math.pi
 
 std::string repr(double v) {
-  return io::Value(v).repr();
+  return Value(v).repr();
 }
 
 // Typed reads of a loaded state_dict entry, naming the scheduler and key.
-const io::Value& entry(const io::Dict& d, const std::string& who, const char* key) {
-  const io::Value* v = d.find(key);
+const Value& entry(const Dict& d, const std::string& who, const char* key) {
+  const Value* v = d.find(key);
   WICK_CHECK(v != nullptr, who, ".load_state_dict: missing key '", key, "'");
   return *v;
 }
 
-int64_t int_entry(const io::Dict& d, const std::string& who, const char* key) {
-  const io::Value& v = entry(d, who, key);
+int64_t int_entry(const Dict& d, const std::string& who, const char* key) {
+  const Value& v = entry(d, who, key);
   WICK_CHECK(v.is_int(), who, ".load_state_dict: '", key, "' must be an int, got ", v.type_name());
   return v.as_int();
 }
 
 // Python code stores 0 where it means 0.0, so an int is a valid float here.
-double float_entry(const io::Dict& d, const std::string& who, const char* key) {
-  const io::Value& v = entry(d, who, key);
+double float_entry(const Dict& d, const std::string& who, const char* key) {
+  const Value& v = entry(d, who, key);
   WICK_CHECK(v.is_float() || v.is_int(), who, ".load_state_dict: '", key, "' must be a float, got ",
              v.type_name());
   return v.to_double();
 }
 
-bool bool_entry(const io::Dict& d, const std::string& who, const char* key) {
-  const io::Value& v = entry(d, who, key);
+bool bool_entry(const Dict& d, const std::string& who, const char* key) {
+  const Value& v = entry(d, who, key);
   WICK_CHECK(v.is_bool(), who, ".load_state_dict: '", key, "' must be a bool, got ", v.type_name());
   return v.as_bool();
 }
 
-std::string string_entry(const io::Dict& d, const std::string& who, const char* key) {
-  const io::Value& v = entry(d, who, key);
+std::string string_entry(const Dict& d, const std::string& who, const char* key) {
+  const Value& v = entry(d, who, key);
   WICK_CHECK(v.is_string(), who, ".load_state_dict: '", key, "' must be a str, got ",
              v.type_name());
   return v.as_string();
 }
 
-std::vector<double> floats_entry(const io::Dict& d, const std::string& who, const char* key,
+std::vector<double> floats_entry(const Dict& d, const std::string& who, const char* key,
                                  size_t expected) {
-  const io::Value& v = entry(d, who, key);
+  const Value& v = entry(d, who, key);
   WICK_CHECK(v.is_list() || v.is_tuple(), who, ".load_state_dict: '", key, "' must be a list, got ",
              v.type_name());
   std::vector<double> out;
-  for (const io::Value& x : v.as_sequence()) {
+  for (const Value& x : v.as_sequence()) {
     WICK_CHECK(x.is_float() || x.is_int(), who, ".load_state_dict: '", key,
                "' must hold floats, got ", x.type_name());
     out.push_back(x.to_double());
@@ -68,12 +68,12 @@ std::vector<double> floats_entry(const io::Dict& d, const std::string& who, cons
   return out;
 }
 
-io::Value float_list(const std::vector<double>& xs) {
-  io::List items(xs.begin(), xs.end());
-  return io::Value::list(std::move(items));
+Value float_list(const std::vector<double>& xs) {
+  List items(xs.begin(), xs.end());
+  return Value::list(std::move(items));
 }
 
-const io::Dict& as_state_dict(const io::Value& v, const std::string& who) {
+const Dict& as_state_dict(const Value& v, const std::string& who) {
   WICK_CHECK(v.is_dict(), who, ".load_state_dict: expected a dict, got ", v.type_name());
   return v.as_dict();
 }
@@ -141,8 +141,8 @@ void LRScheduler::step() {
   last_lr_ = group_lrs();
 }
 
-io::Value LRScheduler::state_dict() const {
-  io::Dict d;
+Value LRScheduler::state_dict() const {
+  Dict d;
   save_attributes(d);
   d.set("base_lrs", float_list(base_lrs_));
   d.set("last_epoch", last_epoch_);
@@ -151,12 +151,12 @@ io::Value LRScheduler::state_dict() const {
   // Always False outside step(), which is the only time state_dict() can't run.
   d.set("_get_lr_called_within_step", false);
   d.set("_last_lr", float_list(last_lr_));
-  return io::Value(d);
+  return Value(d);
 }
 
-void LRScheduler::load_state_dict(const io::Value& state_dict) {
+void LRScheduler::load_state_dict(const Value& state_dict) {
   const std::string who = name();
-  const io::Dict& d = as_state_dict(state_dict, who);
+  const Dict& d = as_state_dict(state_dict, who);
   const size_t n = optimizer_->param_groups().size();
   std::vector<double> base_lrs = floats_entry(d, who, "base_lrs", n);
   int64_t last_epoch = int_entry(d, who, "last_epoch");
@@ -191,12 +191,12 @@ std::vector<double> StepLR::get_lr() {
   return lrs;
 }
 
-void StepLR::save_attributes(io::Dict& d) const {
+void StepLR::save_attributes(Dict& d) const {
   d.set("step_size", step_size_);
   d.set("gamma", gamma_);
 }
 
-void StepLR::load_attributes(const io::Dict& d) {
+void StepLR::load_attributes(const Dict& d) {
   int64_t step_size = int_entry(d, name(), "step_size");
   double gamma = float_entry(d, name(), "gamma");
   WICK_CHECK(step_size != 0, "StepLR.load_state_dict: step_size must not be 0");
@@ -230,16 +230,16 @@ std::vector<double> MultiStepLR::get_lr() {
   return lrs;
 }
 
-void MultiStepLR::save_attributes(io::Dict& d) const {
-  io::Dict counter;  // a collections.Counter, as PyTorch keeps milestones
+void MultiStepLR::save_attributes(Dict& d) const {
+  Dict counter;  // a collections.Counter, as PyTorch keeps milestones
   counter.set_counter(true);
   for (const auto& [m, count] : milestones_) counter.set(m, count);
-  d.set("milestones", io::Value(counter));
+  d.set("milestones", Value(counter));
   d.set("gamma", gamma_);
 }
 
-void MultiStepLR::load_attributes(const io::Dict& d) {
-  const io::Value& v = entry(d, name(), "milestones");
+void MultiStepLR::load_attributes(const Dict& d) {
+  const Value& v = entry(d, name(), "milestones");
   WICK_CHECK(v.is_dict(), "MultiStepLR.load_state_dict: 'milestones' must be a dict, got ",
              v.type_name());
   std::vector<std::pair<int64_t, int64_t>> milestones;
@@ -271,11 +271,11 @@ std::vector<double> ExponentialLR::get_lr() {
   return lrs;
 }
 
-void ExponentialLR::save_attributes(io::Dict& d) const {
+void ExponentialLR::save_attributes(Dict& d) const {
   d.set("gamma", gamma_);
 }
 
-void ExponentialLR::load_attributes(const io::Dict& d) {
+void ExponentialLR::load_attributes(const Dict& d) {
   gamma_ = float_entry(d, name(), "gamma");
 }
 
@@ -310,12 +310,12 @@ std::vector<double> CosineAnnealingLR::get_lr() {
   return lrs;
 }
 
-void CosineAnnealingLR::save_attributes(io::Dict& d) const {
+void CosineAnnealingLR::save_attributes(Dict& d) const {
   d.set("T_max", T_max_);
   d.set("eta_min", eta_min_);
 }
 
-void CosineAnnealingLR::load_attributes(const io::Dict& d) {
+void CosineAnnealingLR::load_attributes(const Dict& d) {
   int64_t T_max = int_entry(d, name(), "T_max");
   double eta_min = float_entry(d, name(), "eta_min");
   WICK_CHECK(T_max != 0, "CosineAnnealingLR.load_state_dict: T_max must not be 0");
@@ -357,13 +357,13 @@ std::vector<double> LinearLR::get_lr() {
   return lrs;
 }
 
-void LinearLR::save_attributes(io::Dict& d) const {
+void LinearLR::save_attributes(Dict& d) const {
   d.set("start_factor", start_factor_);
   d.set("end_factor", end_factor_);
   d.set("total_iters", total_iters_);
 }
 
-void LinearLR::load_attributes(const io::Dict& d) {
+void LinearLR::load_attributes(const Dict& d) {
   double start_factor = float_entry(d, name(), "start_factor");
   double end_factor = float_entry(d, name(), "end_factor");
   int64_t total_iters = int_entry(d, name(), "total_iters");
@@ -409,7 +409,7 @@ Optimizer& one_cycle_setup(Optimizer& optimizer, const OneCycleLROptions& o) {
   std::vector<double> max_m, base_m;
   bool use_beta1 = false;
   if (o.cycle_momentum) {
-    const io::Dict& defaults = optimizer.defaults();
+    const Dict& defaults = optimizer.defaults();
     WICK_CHECK(defaults.contains("momentum") || defaults.contains("betas"),
                "optimizer must support momentum or beta1 with `cycle_momentum` option enabled");
     use_beta1 = defaults.contains("betas");
@@ -425,9 +425,9 @@ Optimizer& one_cycle_setup(Optimizer& optimizer, const OneCycleLROptions& o) {
   }
   for (size_t i = 0; o.cycle_momentum && i < n; ++i) {
     if (use_beta1) {
-      io::List betas = groups[i]["betas"].as_sequence();
+      List betas = groups[i]["betas"].as_sequence();
       betas.at(0) = max_m[i];
-      groups[i].options.set("betas", io::Value::tuple(std::move(betas)));
+      groups[i].options.set("betas", Value::tuple(std::move(betas)));
     } else {
       groups[i].options.set("momentum", max_m[i]);
     }
@@ -445,13 +445,13 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, OneCycleLROptions o)
   total_steps_ = o.total_steps ? *o.total_steps : *o.epochs * *o.steps_per_epoch;
   use_beta1_ = o.cycle_momentum && optimizer.defaults().contains("betas");
   const double T = double(total_steps_);
-  io::Value first_end(o.pct_start * T - 1);
-  io::Value last_end(total_steps_ - 1);
+  Value first_end(o.pct_start * T - 1);
+  Value last_end(total_steps_ - 1);
   if (o.three_phase) {
-    phases_ = {{first_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"},
-               {io::Value(2 * o.pct_start * T - 2), "max_lr", "initial_lr", "base_momentum",
-                "max_momentum"},
-               {last_end, "initial_lr", "min_lr", "max_momentum", "max_momentum"}};
+    phases_ = {
+        {first_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"},
+        {Value(2 * o.pct_start * T - 2), "max_lr", "initial_lr", "base_momentum", "max_momentum"},
+        {last_end, "initial_lr", "min_lr", "max_momentum", "max_momentum"}};
   } else {
     phases_ = {{first_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"},
                {last_end, "max_lr", "min_lr", "base_momentum", "max_momentum"}};
@@ -492,9 +492,9 @@ std::vector<double> OneCycleLR::get_lr() {
     lrs.push_back(lr);
     if (cycle_momentum_) {
       if (use_beta1_) {
-        io::List betas = group["betas"].as_sequence();
+        List betas = group["betas"].as_sequence();
         betas.at(0) = momentum;
-        group.options.set("betas", io::Value::tuple(std::move(betas)));
+        group.options.set("betas", Value::tuple(std::move(betas)));
       } else {
         group.options.set("momentum", momentum);
       }
@@ -503,36 +503,36 @@ std::vector<double> OneCycleLR::get_lr() {
   return lrs;
 }
 
-void OneCycleLR::save_attributes(io::Dict& d) const {
+void OneCycleLR::save_attributes(Dict& d) const {
   d.set("total_steps", total_steps_);
-  io::List phases;
+  List phases;
   for (const Phase& p : phases_) {
-    io::Dict pd;
+    Dict pd;
     pd.set("end_step", p.end_step);
     pd.set("start_lr", p.start_lr);
     pd.set("end_lr", p.end_lr);
     pd.set("start_momentum", p.start_momentum);
     pd.set("end_momentum", p.end_momentum);
-    phases.push_back(io::Value(pd));
+    phases.push_back(Value(pd));
   }
-  d.set("_schedule_phases", io::Value::list(std::move(phases)));
+  d.set("_schedule_phases", Value::list(std::move(phases)));
   d.set("_anneal_func_type", anneal_strategy_);
   d.set("cycle_momentum", cycle_momentum_);
   if (cycle_momentum_) d.set("use_beta1", use_beta1_);
 }
 
-void OneCycleLR::load_attributes(const io::Dict& d) {
+void OneCycleLR::load_attributes(const Dict& d) {
   const std::string who = name();
   int64_t total_steps = int_entry(d, who, "total_steps");
-  const io::Value& pv = entry(d, who, "_schedule_phases");
+  const Value& pv = entry(d, who, "_schedule_phases");
   WICK_CHECK(pv.is_list() && pv.size() > 0,
              "OneCycleLR.load_state_dict: '_schedule_phases' must be a non-empty list, got ",
              pv.type_name());
   std::vector<Phase> phases;
-  for (const io::Value& item : pv.as_list()) {
+  for (const Value& item : pv.as_list()) {
     WICK_CHECK(item.is_dict(), "OneCycleLR.load_state_dict: a schedule phase must be a dict, got ",
                item.type_name());
-    const io::Dict& p = item.as_dict();
+    const Dict& p = item.as_dict();
     float_entry(p, who, "end_step");  // type check
     phases.push_back({entry(p, who, "end_step"), string_entry(p, who, "start_lr"),
                       string_entry(p, who, "end_lr"), string_entry(p, who, "start_momentum"),
@@ -634,11 +634,11 @@ void ReduceLROnPlateau::reduce_lr() {
   }
 }
 
-io::Value ReduceLROnPlateau::state_dict() const {
-  io::Dict d;
+Value ReduceLROnPlateau::state_dict() const {
+  Dict d;
   d.set("factor", factor_);
   d.set("default_min_lr", default_min_lr_);
-  d.set("min_lrs", io::Value::list(min_lrs_));
+  d.set("min_lrs", Value::list(min_lrs_));
   d.set("patience", patience_);
   d.set("cooldown", cooldown_);
   d.set("eps", eps_);
@@ -651,26 +651,26 @@ io::Value ReduceLROnPlateau::state_dict() const {
   d.set("best", best_);
   d.set("cooldown_counter", cooldown_counter_);
   d.set("num_bad_epochs", num_bad_epochs_);
-  return io::Value(d);
+  return Value(d);
 }
 
-void ReduceLROnPlateau::load_state_dict(const io::Value& state_dict) {
+void ReduceLROnPlateau::load_state_dict(const Value& state_dict) {
   const std::string who = name();
-  const io::Dict& d = as_state_dict(state_dict, who);
+  const Dict& d = as_state_dict(state_dict, who);
   const size_t n = optimizer_->param_groups().size();
   double factor = float_entry(d, who, "factor");
   // PyTorch 1.x has no default_min_lr: its min_lrs always match the groups.
-  io::Value default_min_lr;
-  if (const io::Value* v = d.find("default_min_lr")) {
+  Value default_min_lr;
+  if (const Value* v = d.find("default_min_lr")) {
     WICK_CHECK(v->is_none() || v->is_int() || v->is_float(), who,
                ".load_state_dict: 'default_min_lr' must be a number or None, got ", v->type_name());
     default_min_lr = *v;
   }
-  const io::Value& mv = entry(d, who, "min_lrs");
+  const Value& mv = entry(d, who, "min_lrs");
   WICK_CHECK(mv.is_list() || mv.is_tuple(), who, ".load_state_dict: 'min_lrs' must be a list, got ",
              mv.type_name());
-  std::vector<io::Value> min_lrs;
-  for (const io::Value& m : mv.as_sequence()) {
+  std::vector<Value> min_lrs;
+  for (const Value& m : mv.as_sequence()) {
     WICK_CHECK(m.is_int() || m.is_float(), who,
                ".load_state_dict: 'min_lrs' must hold numbers, got ", m.type_name());
     min_lrs.push_back(m);
@@ -685,7 +685,7 @@ void ReduceLROnPlateau::load_state_dict(const io::Value& state_dict) {
   std::string mode = string_entry(d, who, "mode");
   double threshold = float_entry(d, who, "threshold");
   std::string threshold_mode = string_entry(d, who, "threshold_mode");
-  const io::Value& bv = entry(d, who, "best");
+  const Value& bv = entry(d, who, "best");
   WICK_CHECK(bv.is_int() || bv.is_float(), who, ".load_state_dict: 'best' must be a number, got ",
              bv.type_name());
   int64_t cooldown_counter = int_entry(d, who, "cooldown_counter");

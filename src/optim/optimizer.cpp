@@ -23,14 +23,14 @@ std::string format_number(double v) {
 }
 
 double option(const ParamGroup& group, std::string_view key) {
-  const io::Value& v = group[key];
+  const Value& v = group[key];
   WICK_CHECK(v.is_int() || v.is_float() || v.is_bool(), "param group option '", key,
              "' must be a number, got ", v.type_name());
   return v.to_double();
 }
 
 bool flag(const ParamGroup& group, std::string_view key) {
-  const io::Value& v = group[key];
+  const Value& v = group[key];
   if (v.is_none()) return false;  // foreach/fused: None means "let the library choose"
   WICK_CHECK(v.is_bool() || v.is_int(), "param group option '", key, "' must be a bool, got ",
              v.type_name());
@@ -53,15 +53,15 @@ Tensor checked_grad(const char* optimizer, const Tensor& param) {
   return grad.contiguous();
 }
 
-Tensor state_tensor(io::Dict& state, const io::Value& key, const Tensor& param, double fill) {
-  io::Value* v = state.find(key);
+Tensor state_tensor(Dict& state, const Value& key, const Tensor& param, double fill) {
+  Value* v = state.find(key);
   if (v && v->is_tensor()) {
     const Tensor& t = v->as_tensor();
     if (t.is_contiguous() && t.dtype() == param.dtype() && t.sizes() == param.sizes()) return t;
     WICK_CHECK_AS(ShapeError, t.numel() == param.numel(), "optimizer state '", key.as_string(),
                   "' has size ", t.sizes(), " but its parameter has size ", param.sizes());
     Tensor fixed = t.to(param.dtype()).contiguous().clone().view(param.sizes());
-    *v = io::Value(fixed);
+    *v = Value(fixed);
     return fixed;
   }
   Tensor t = fill == 0 ? zeros(param.sizes(), {.dtype = param.dtype()})
@@ -70,8 +70,8 @@ Tensor state_tensor(io::Dict& state, const io::Value& key, const Tensor& param, 
   return t;
 }
 
-double bump_step(io::Dict& state) {
-  io::Value* v = state.find(key("step"));
+double bump_step(Dict& state) {
+  Value* v = state.find(key("step"));
   if (!v || !v->is_tensor()) {
     double prev = v && !v->is_none() ? v->to_double() : 0.0;
     state.set(key("step"), scalar_tensor(prev, DType::Float32));
@@ -89,14 +89,14 @@ double bump_step(io::Dict& state) {
   return t.item<double>();
 }
 
-const io::Value& key(std::string_view name) {
+const Value& key(std::string_view name) {
   // Values are handles over immutable strings, so sharing them across
   // threads is safe once created; the map itself is guarded.
   static std::mutex mu;
-  static std::map<std::string, io::Value, std::less<>> keys;
+  static std::map<std::string, Value, std::less<>> keys;
   std::lock_guard lock(mu);
   auto it = keys.find(name);
-  if (it == keys.end()) it = keys.emplace(std::string(name), io::Value(name)).first;
+  if (it == keys.end()) it = keys.emplace(std::string(name), Value(name)).first;
   return it->second;
 }
 
@@ -105,19 +105,19 @@ const io::Value& key(std::string_view name) {
 // ---- ParamGroup ---------------------------------------------------------------
 
 ParamGroup::ParamGroup(std::vector<Tensor> params_,
-                       std::initializer_list<std::pair<std::string, io::Value>> options_)
+                       std::initializer_list<std::pair<std::string, Value>> options_)
     : params(std::move(params_)) {
   for (const auto& [k, v] : options_) options.set(k, v);
 }
 
-io::Value& ParamGroup::operator[](std::string_view key) {
-  io::Value* v = options.find(io::Value(key));
+Value& ParamGroup::operator[](std::string_view key) {
+  Value* v = options.find(Value(key));
   WICK_CHECK(v, "param group has no option '", key, "'");
   return *v;
 }
 
-const io::Value& ParamGroup::operator[](std::string_view key) const {
-  const io::Value* v = options.find(io::Value(key));
+const Value& ParamGroup::operator[](std::string_view key) const {
+  const Value* v = options.find(Value(key));
   WICK_CHECK(v, "param group has no option '", key, "'");
   return *v;
 }
@@ -189,7 +189,7 @@ void Optimizer::add_param_groups(std::vector<ParamGroup> groups) {
   for (ParamGroup& g : groups) add_param_group(std::move(g));
 }
 
-io::Dict& Optimizer::state(const Tensor& param) {
+Dict& Optimizer::state(const Tensor& param) {
   auto it = index_.find(param.impl_ptr().get());
   if (it != index_.end()) return state_[it->second].second;
   bool member = false;
@@ -197,7 +197,7 @@ io::Dict& Optimizer::state(const Tensor& param) {
     for (const Tensor& p : g.params) member = member || p.is_same(param);
   WICK_CHECK(member, name(), ": state() of a tensor that is not a parameter of this optimizer");
   index_.emplace(param.impl_ptr().get(), state_.size());
-  state_.emplace_back(param, io::Dict());
+  state_.emplace_back(param, Dict());
   return state_.back().second;
 }
 
@@ -205,63 +205,63 @@ bool Optimizer::has_state(const Tensor& param) const {
   return index_.count(param.impl_ptr().get()) != 0;
 }
 
-io::Value Optimizer::state_dict() const {
+Value Optimizer::state_dict() const {
   std::unordered_map<const TensorImpl*, int64_t> ids;
-  io::List groups;
+  List groups;
   int64_t next = 0;
   for (const ParamGroup& g : groups_) {
-    io::Dict packed;
+    Dict packed;
     for (const auto& [k, v] : g.options) packed.set(k, v);
-    io::List params;
+    List params;
     for (const Tensor& p : g.params) {
       ids.emplace(p.impl_ptr().get(), next);
       params.emplace_back(next++);
     }
-    packed.set("params", io::Value::list(std::move(params)));
+    packed.set("params", Value::list(std::move(params)));
     groups.emplace_back(std::move(packed));
   }
-  io::Dict state;
+  Dict state;
   for (const auto& [param, st] : state_) {
     auto it = ids.find(param.impl_ptr().get());
     if (it == ids.end()) continue;  // cannot happen: state exists only for members
-    io::Dict copy;
+    Dict copy;
     for (const auto& [k, v] : st) copy.set(k, v);
     state.set(it->second, copy);
   }
-  io::Dict sd;
+  Dict sd;
   sd.set("state", state);
-  sd.set("param_groups", io::Value::list(std::move(groups)));
+  sd.set("param_groups", Value::list(std::move(groups)));
   return sd;
 }
 
-void Optimizer::upgrade_state(io::Dict& param_state) const {
-  io::Value* step = param_state.find(detail::key("step"));
+void Optimizer::upgrade_state(Dict& param_state) const {
+  Value* step = param_state.find(detail::key("step"));
   if (step && (step->is_int() || step->is_float()))
-    *step = io::Value(scalar_tensor(step->to_double(), DType::Float32));
+    *step = Value(scalar_tensor(step->to_double(), DType::Float32));
 }
 
-void Optimizer::load_state_dict(const io::Value& sd) {
+void Optimizer::load_state_dict(const Value& sd) {
   WICK_CHECK(sd.is_dict() && sd.contains("state") && sd.contains("param_groups"), name(),
              ".load_state_dict: expected a dict with 'state' and 'param_groups', got ",
              sd.type_name());
-  const io::List& saved_groups = sd["param_groups"].as_sequence();
+  const List& saved_groups = sd["param_groups"].as_sequence();
   WICK_CHECK(saved_groups.size() == groups_.size(),
              "loaded state dict has a different number of parameter groups (", saved_groups.size(),
              " in the state dict, ", groups_.size(), " in the ", name(), " optimizer)");
   std::unordered_map<int64_t, Tensor> id_map;
-  std::vector<io::Dict> new_options;
+  std::vector<Dict> new_options;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    const io::Value& saved = saved_groups[gi];
+    const Value& saved = saved_groups[gi];
     WICK_CHECK(saved.is_dict() && saved.contains("params"), name(),
                ".load_state_dict: param_groups[", gi, "] is not a dict with 'params'");
-    const io::List& ids = saved["params"].as_sequence();
+    const List& ids = saved["params"].as_sequence();
     WICK_CHECK(ids.size() == groups_[gi].params.size(),
                "loaded state dict contains a parameter group that doesn't match the size of "
                "optimizer's group (group ",
                gi, ": ", ids.size(), " parameters in the state dict, ", groups_[gi].params.size(),
                " in the optimizer)");
     for (size_t i = 0; i < ids.size(); ++i) id_map[ids[i].as_int()] = groups_[gi].params[i];
-    io::Dict options;
+    Dict options;
     for (const auto& [k, v] : saved.as_dict())
       if (!(k.is_string() && k.as_string() == "params")) options.set(k, v);
     // Options an older version did not have keep this optimizer's defaults.
@@ -270,7 +270,7 @@ void Optimizer::load_state_dict(const io::Value& sd) {
     new_options.push_back(std::move(options));
   }
 
-  std::deque<std::pair<Tensor, io::Dict>> new_state;
+  std::deque<std::pair<Tensor, Dict>> new_state;
   std::unordered_map<const TensorImpl*, size_t> new_index;
   for (const auto& [k, v] : sd["state"].as_dict()) {
     WICK_CHECK(k.is_int(), name(), ".load_state_dict: state keys must be parameter indices, got ",
@@ -281,7 +281,7 @@ void Optimizer::load_state_dict(const io::Value& sd) {
     const Tensor& param = it->second;
     WICK_CHECK(v.is_dict(), name(), ".load_state_dict: state[", k.as_int(), "] is a ",
                v.type_name(), ", not a dict");
-    io::Dict st;
+    Dict st;
     for (const auto& [sk, sv] : v.as_dict()) {
       if (!sv.is_tensor()) {
         st.set(sk, sv);
@@ -318,7 +318,7 @@ std::string Optimizer::repr() const {
   os << name() << " (";
   for (size_t i = 0; i < groups_.size(); ++i) {
     os << "\nParameter Group " << i << "\n";
-    std::vector<std::pair<std::string, io::Value>> items;
+    std::vector<std::pair<std::string, Value>> items;
     for (const auto& [k, v] : groups_[i].options)
       items.emplace_back(k.is_string() ? k.as_string() : k.repr(), v);
     std::sort(items.begin(), items.end(),
@@ -335,9 +335,9 @@ std::ostream& operator<<(std::ostream& os, const Optimizer& opt) {
   return os << opt.repr();
 }
 
-io::Value number(double v, bool int_default) {
-  if (int_default && v == 0) return io::Value(int64_t(0));
-  return io::Value(v);
+Value number(double v, bool int_default) {
+  if (int_default && v == 0) return Value(int64_t(0));
+  return Value(v);
 }
 
 }  // namespace wick::optim

@@ -9,13 +9,13 @@ namespace wick::optim {
 
 namespace {
 
-io::Dict rmsprop_defaults(const RMSpropOptions& o) {
+Dict rmsprop_defaults(const RMSpropOptions& o) {
   detail::check_arg(o.lr >= 0, "learning rate", o.lr);
   detail::check_arg(o.eps >= 0, "epsilon value", o.eps);
   detail::check_arg(o.momentum >= 0, "momentum value", o.momentum);
   detail::check_arg(o.weight_decay >= 0, "weight_decay value", o.weight_decay);
   detail::check_arg(o.alpha >= 0, "alpha value", o.alpha);
-  io::Dict d;
+  Dict d;
   d.set("lr", o.lr);
   d.set("momentum", number(o.momentum, true));
   d.set("alpha", o.alpha);
@@ -90,7 +90,7 @@ void RMSprop::step() {
     for (const Tensor& p : group.params) {
       Tensor grad = detail::checked_grad("RMSprop", p);
       if (!grad.defined()) continue;
-      io::Dict& st = state(p);
+      Dict& st = state(p);
       detail::bump_step(st);
       Tensor sq = detail::state_tensor(st, detail::key("square_avg"), p);
       Tensor buf =

@@ -7,13 +7,13 @@ namespace wick::optim {
 
 namespace {
 
-io::Dict sgd_defaults(const SGDOptions& o) {
+Dict sgd_defaults(const SGDOptions& o) {
   detail::check_arg(o.lr >= 0, "learning rate", o.lr);
   detail::check_arg(o.momentum >= 0, "momentum value", o.momentum);
   detail::check_arg(o.weight_decay >= 0, "weight_decay value", o.weight_decay);
   WICK_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0),
              "Nesterov momentum requires a momentum and zero dampening");
-  io::Dict d;
+  Dict d;
   d.set("lr", o.lr);
   d.set("momentum", number(o.momentum, true));
   d.set("dampening", number(o.dampening, true));
@@ -95,8 +95,8 @@ void SGD::step() {
       bool first = false;
       // PyTorch 2.x touches the state only when momentum != 0.
       if (h.momentum != 0) {
-        io::Dict& st = state(p);
-        const io::Value* b = st.find(detail::key("momentum_buffer"));
+        Dict& st = state(p);
+        const Value* b = st.find(detail::key("momentum_buffer"));
         first = !b || b->is_none();
         buf = detail::state_tensor(st, detail::key("momentum_buffer"), p);
       }

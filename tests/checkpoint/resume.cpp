@@ -21,23 +21,23 @@ int main(int argc, char** argv) {
     testing::SeedNet model;
     optim::SGD optimizer(model.parameters(), {.lr = 0.001, .momentum = 0.9});
 
-    io::Value ckpt = wick::load(argv[1]);
+    Value ckpt = wick::load(argv[1]);
     model.load_state_dict(ckpt["model_state_dict"]);
     optimizer.load_state_dict(ckpt["optimizer_state_dict"]);
     int64_t epoch = ckpt["epoch"].as_int();
 
-    io::Value data = wick::load(argv[2]);
+    Value data = wick::load(argv[2]);
     Tensor xs = data["xs"].as_tensor(), ys = data["ys"].as_tensor();
     double loss_value = ckpt["loss"].to_double();
     for (int64_t steps = std::stoll(argv[4]); steps > 0; --steps, ++epoch) {
       optimizer.zero_grad();
-      Tensor loss = functional::cross_entropy(model(xs[epoch]), ys[epoch]);
+      Tensor loss = nn::functional::cross_entropy(model(xs[epoch]), ys[epoch]);
       loss.backward();
       optimizer.step();
       loss_value = loss.item<double>();
     }
 
-    io::Dict out;
+    Dict out;
     out.set("epoch", epoch);
     out.set("model_state_dict", model.state_dict());
     out.set("optimizer_state_dict", optimizer.state_dict());

@@ -33,7 +33,7 @@
 
 namespace {
 
-using Checkpoint = std::variant<wick::io::Value, wick::io::SafetensorsFile>;
+using Checkpoint = std::variant<wick::Value, wick::io::SafetensorsFile>;
 
 Checkpoint load(const std::string& format, const std::string& path) {
   if (format == "pt") return wick::load(path);
@@ -41,7 +41,7 @@ Checkpoint load(const std::string& format, const std::string& path) {
 }
 
 void save(const Checkpoint& c, const std::string& path) {
-  if (auto* v = std::get_if<wick::io::Value>(&c)) return wick::save(*v, path);
+  if (auto* v = std::get_if<wick::Value>(&c)) return wick::save(*v, path);
   const auto& f = std::get<wick::io::SafetensorsFile>(c);
   wick::io::save_safetensors(f.tensors, path, f.metadata);
 }

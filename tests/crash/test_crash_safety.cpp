@@ -48,9 +48,9 @@ std::string slurp(const fs::path& path) {
 
 // A general checkpoint (.pt) or a flat dict of tensors (.safetensors) of about
 // rows * 1 KiB, with several dtypes and, for .pt, a view sharing a storage.
-io::Dict make_tensors(uint64_t seed, int64_t rows) {
+Dict make_tensors(uint64_t seed, int64_t rows) {
   manual_seed(seed);
-  io::Dict sd(/*ordered=*/true);
+  Dict sd(/*ordered=*/true);
   Tensor w = randn({rows, 256});
   sd.set("fc1.weight", w);
   sd.set("fc1.bias", randn({rows}));
@@ -59,9 +59,9 @@ io::Dict make_tensors(uint64_t seed, int64_t rows) {
   return sd;
 }
 
-io::Value make_pt(uint64_t seed, int64_t rows) {
-  io::Dict model = make_tensors(seed, rows);
-  io::Dict ckpt;
+Value make_pt(uint64_t seed, int64_t rows) {
+  Dict model = make_tensors(seed, rows);
+  Dict ckpt;
   ckpt.set("epoch", int64_t(seed));
   ckpt.set("loss", 1.0 / double(seed + 1));
   ckpt.set("note", "checkpoint " + std::to_string(seed));
@@ -71,21 +71,21 @@ io::Value make_pt(uint64_t seed, int64_t rows) {
 }
 
 // The tensors and values of a file, as flatten() lists them.
-std::vector<std::pair<std::string, io::Value>> contents(const std::string& format,
-                                                        const fs::path& path) {
-  if (format == "pt") return io::flatten(load(path.string()));
-  return io::flatten(io::Value(io::load_safetensors(path.string()).tensors));
+std::vector<std::pair<std::string, Value>> contents(const std::string& format,
+                                                    const fs::path& path) {
+  if (format == "pt") return leaves(load(path.string()));
+  return leaves(Value(io::load_safetensors(path.string()).tensors));
 }
 
 // Equal tensors (dtype, shape, elements bitwise) and equal other values.
-void expect_same_contents(const std::vector<std::pair<std::string, io::Value>>& got,
-                          const std::vector<std::pair<std::string, io::Value>>& want,
+void expect_same_contents(const std::vector<std::pair<std::string, Value>>& got,
+                          const std::vector<std::pair<std::string, Value>>& want,
                           const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   for (size_t i = 0; i < got.size(); ++i) {
     const auto& [path, v] = got[i];
     ASSERT_EQ(path, want[i].first) << what;
-    const io::Value& w = want[i].second;
+    const Value& w = want[i].second;
     ASSERT_EQ(v.kind(), w.kind()) << what << ": " << path;
     if (!v.is_tensor()) {
       EXPECT_EQ(v.repr(), w.repr()) << what << ": " << path;
@@ -287,7 +287,7 @@ class CrashSafety : public ::testing::TestWithParam<std::string> {
 #endif
   std::string format_, name_, old_bytes_, new_bytes_;
   fs::path dir_;
-  std::vector<std::pair<std::string, io::Value>> old_contents_, new_contents_;
+  std::vector<std::pair<std::string, Value>> old_contents_, new_contents_;
 };
 
 // ---- SIGKILL ----------------------------------------------------------------------
@@ -383,9 +383,9 @@ TEST_P(CrashSafety, FailedSaveLeavesNoTemporaryFile) {
   // A value the format cannot hold fails while the temporary file is being
   // written: the exception must remove it and leave the old file as it was.
   fs::copy_file(dir_ / "old" / name_, target());
-  io::Value self_list = io::Value::list({1, 2});
+  Value self_list = Value::list({1, 2});
   self_list.as_list().push_back(self_list);
-  io::Dict not_tensors;
+  Dict not_tensors;
   not_tensors.set("w", randn({4}));
   not_tensors.set("epoch", 3);
   if (format_ == "pt")

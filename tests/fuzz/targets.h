@@ -21,10 +21,10 @@
 #include "io/zip.h"
 #include "wick/core/error.h"
 #include "wick/core/tensor.h"
+#include "wick/core/value.h"
 #include "wick/data/idx.h"
 #include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
-#include "wick/io/value.h"
 
 namespace wick::fuzz {
 
@@ -41,8 +41,8 @@ inline void touch(const Tensor& t) {
   if (t.numel() <= (int64_t(1) << 16)) (void)t.clone();
 }
 
-inline void walk(const io::Value& v) {
-  for (const auto& [path, leaf] : io::flatten(v))
+inline void walk(const Value& v) {
+  for (const auto& [path, leaf] : leaves(v))
     if (leaf.is_tensor()) touch(leaf.as_tensor());
 }
 

@@ -44,7 +44,7 @@
 
 using json = nlohmann::json;
 using namespace wick;
-namespace F = wick::functional;
+namespace F = wick::nn::functional;
 
 namespace {
 

@@ -37,21 +37,21 @@ struct Describer {
 
   json operator()(const Value& v) {
     switch (v.kind()) {
-      case Kind::None:
+      case ValueKind::None:
         return {{"type", "None"}};
-      case Kind::Bool:
+      case ValueKind::Bool:
         return {{"type", "bool"}, {"value", v.as_bool()}};
-      case Kind::Int:
+      case ValueKind::Int:
         return {{"type", "int"}, {"value", std::to_string(v.as_int())}};
-      case Kind::Float: {
+      case ValueKind::Float: {
         char buf[17];
         std::snprintf(buf, sizeof buf, "%016llx",
                       static_cast<unsigned long long>(std::bit_cast<uint64_t>(v.as_float())));
         return {{"type", "float"}, {"bits", buf}};
       }
-      case Kind::String:
+      case ValueKind::String:
         return {{"type", "str"}, {"value", v.as_string()}};
-      case Kind::Bytes: {
+      case ValueKind::Bytes: {
         std::string hex;
         char buf[3];
         for (unsigned char c : v.as_bytes()) {
@@ -60,7 +60,7 @@ struct Describer {
         }
         return {{"type", "bytes"}, {"hex", hex}};
       }
-      case Kind::Tensor: {
+      case ValueKind::Tensor: {
         const Tensor& t = v.as_tensor();
         const auto& s = t.storage();
         return {{"type", v.is_parameter() ? "Parameter" : "Tensor"},
@@ -75,15 +75,15 @@ struct Describer {
                 {"sha256", wick::test::sha256(reinterpret_cast<const unsigned char*>(s->data()),
                                               s->nbytes())}};
       }
-      case Kind::List:
-      case Kind::Tuple: {
+      case ValueKind::List:
+      case ValueKind::Tuple: {
         json items = json::array();
         for (const Value& x : v.as_sequence()) items.push_back((*this)(x));
         json out = {{"type", v.type_name()}, {"items", items}};
         if (v.is_list()) out["id"] = id_of(containers, &v.as_sequence());
         return out;
       }
-      case Kind::Dict: {
+      case ValueKind::Dict: {
         const Dict& d = v.as_dict();
         json out = {{"type", v.type_name()}, {"id", id_of(containers, &d)}};
         json items = json::array();

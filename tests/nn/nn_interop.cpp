@@ -25,9 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "wick/autograd/functional.h"
 #include "wick/autograd/grad_mode.h"
-#include "wick/autograd/math.h"
 #include "wick/core/random.h"
 #include "wick/io/serialize.h"
 #include "wick/nn/activation.h"
@@ -35,10 +33,14 @@
 #include "wick/nn/conv.h"
 #include "wick/nn/dropout.h"
 #include "wick/nn/embedding.h"
+#include "wick/nn/functional.h"
 #include "wick/nn/linear.h"
 #include "wick/nn/module.h"
 #include "wick/nn/normalization.h"
 #include "wick/nn/pooling.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 #include "wick/optim/sgd.h"
 
 #include "seed_net.h"
@@ -266,7 +268,7 @@ TEST_P(TorchToWick, Repr) {
 TEST_P(TorchToWick, LoadTorchWeightsAndCompareOutputs) {
   nn::LoadResult r = model_->load_state_dict(wick::io::load(path(GetParam() + "_sd.pt")));
   EXPECT_TRUE(r.ok());
-  wick::io::Value io = wick::io::load(path(GetParam() + "_io.pt"));
+  wick::Value io = wick::io::load(path(GetParam() + "_io.pt"));
   bool train = c_["train"].get<bool>();
   Outputs out = run_model(*model_, io["x"].as_tensor(), train);
   expect_close(out.eval, io["eval"].as_tensor(), "eval output");
@@ -328,7 +330,7 @@ std::unique_ptr<nn::Module> make_layer(const json& e) {
   std::vector<int64_t> a = e["args"];
   if (layer == "Linear") return std::make_unique<nn::Linear>(a[0], a[1]);
   if (layer == "Conv2d")
-    return std::make_unique<nn::Conv2d>(a[0], a[1], wick::functional::Pair(a[2], a[3]),
+    return std::make_unique<nn::Conv2d>(a[0], a[1], wick::nn::functional::Pair(a[2], a[3]),
                                         nn::Conv2dOptions{.groups = a[4]});
   if (layer == "Embedding") return std::make_unique<nn::Embedding>(a[0], a[1]);
   if (layer == "BatchNorm2d") return std::make_unique<nn::BatchNorm2d>(a[0]);
@@ -404,14 +406,14 @@ int write_files(const std::string& out) {
     wick::io::save(model->state_dict(), out + "/" + name + "_sd.pt");
     Tensor x = wick::randn(spec.input);
     Outputs o = run_model(*model, x, spec.train);
-    wick::io::Dict io(false);
+    wick::Dict io(false);
     io.set("x", x);
     io.set("eval", o.eval);
     if (spec.train) {
       io.set("train", o.train);
       io.set("after_train", o.after_train.to_value());
     }
-    wick::io::save(wick::io::Value(io), out + "/" + name + "_io.pt");
+    wick::io::save(wick::Value(io), out + "/" + name + "_io.pt");
     std::cout << "wrote " << out << "/" << name << "_{sd,io}.pt\n";
   }
   return 0;
@@ -430,7 +432,7 @@ int write_files(const std::string& out) {
 // wrong update rule, learning rate, momentum or a skipped step fails by
 // orders of magnitude.
 TEST(Trajectory, SeedNetSgdMomentumMatchesPyTorch211) {
-  wick::io::Value fx =
+  wick::Value fx =
       wick::io::load(std::string(WICK_SOURCE_DIR) + "/tests/fixtures/torch-2.11/trajectory.pt");
   Net net;
   ASSERT_TRUE(net.load_state_dict(fx["init"]).ok());
@@ -441,7 +443,7 @@ TEST(Trajectory, SeedNetSgdMomentumMatchesPyTorch211) {
   ASSERT_EQ(int64_t(expected_losses.size()), xs.size(0));
   for (int64_t i = 0; i < xs.size(0); ++i) {
     opt.zero_grad();
-    Tensor loss = wick::functional::cross_entropy(net(xs[i]), ys[i]);
+    Tensor loss = wick::nn::functional::cross_entropy(net(xs[i]), ys[i]);
     EXPECT_NEAR(loss.item<double>(), expected_losses[size_t(i)], 1e-5) << "loss before step " << i;
     loss.backward();
     opt.step();
@@ -459,8 +461,8 @@ TEST(Trajectory, SeedNetSgdMomentumMatchesPyTorch211) {
   ASSERT_EQ(sd.keys(), final_sd.keys());
   for (const auto& [k, v] : final_sd) expect_near(sd.at(k), v, "final " + k);
   // The momentum buffers, by parameter index as PyTorch numbers them.
-  wick::io::Value state = opt.state_dict()["state"];
-  wick::io::Value fstate = fx["optimizer"]["state"];
+  wick::Value state = opt.state_dict()["state"];
+  wick::Value fstate = fx["optimizer"]["state"];
   ASSERT_EQ(state.size(), fstate.size());
   for (int64_t i = 0; i < int64_t(fstate.size()); ++i)
     expect_near(state[i]["momentum_buffer"].as_tensor(), fstate[i]["momentum_buffer"].as_tensor(),

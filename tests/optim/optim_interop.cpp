@@ -30,9 +30,9 @@ using namespace wick;
 
 namespace {
 
-std::vector<Tensor> leaves(const io::List& tensors) {
+std::vector<Tensor> leaves(const List& tensors) {
   std::vector<Tensor> out;
-  for (const io::Value& v : tensors) {
+  for (const Value& v : tensors) {
     Tensor t = v.as_tensor().detach().clone();
     t.requires_grad_();
     out.push_back(t);
@@ -40,34 +40,34 @@ std::vector<Tensor> leaves(const io::List& tensors) {
   return out;
 }
 
-double num(const io::Dict& kw, const char* key, double fallback) {
-  const io::Value* v = kw.find(key);
+double num(const Dict& kw, const char* key, double fallback) {
+  const Value* v = kw.find(key);
   return v ? v->to_double() : fallback;
 }
 
-bool flag(const io::Dict& kw, const char* key, bool fallback) {
-  const io::Value* v = kw.find(key);
+bool flag(const Dict& kw, const char* key, bool fallback) {
+  const Value* v = kw.find(key);
   return v ? v->as_bool() : fallback;
 }
 
-std::array<double, 2> betas(const io::Dict& kw, std::array<double, 2> fallback) {
-  const io::Value* v = kw.find("betas");
+std::array<double, 2> betas(const Dict& kw, std::array<double, 2> fallback) {
+  const Value* v = kw.find("betas");
   return v ? std::array<double, 2>{(*v)[0].to_double(), (*v)[1].to_double()} : fallback;
 }
 
 // The constructor's keyword arguments go to the options struct, as in
 // Python; each group keeps only its own options.
-std::unique_ptr<optim::Optimizer> make(const io::Value& c, const std::vector<Tensor>& params) {
+std::unique_ptr<optim::Optimizer> make(const Value& c, const std::vector<Tensor>& params) {
   std::vector<optim::ParamGroup> groups;
-  for (const io::Value& g : c["groups"].as_list()) {
+  for (const Value& g : c["groups"].as_list()) {
     optim::ParamGroup group;
-    for (const io::Value& i : g["params"].as_list()) group.params.push_back(params[i.as_int()]);
+    for (const Value& i : g["params"].as_list()) group.params.push_back(params[i.as_int()]);
     for (const auto& [k, v] : g.as_dict())
       if (k.as_string() != "params") group.options.set(k, v);
     groups.push_back(std::move(group));
   }
   const std::string& name = c["optimizer"].as_string();
-  const io::Dict& kw = c["options"].as_dict();
+  const Dict& kw = c["options"].as_dict();
   if (name == "SGD") {
     optim::SGDOptions d;
     return std::make_unique<optim::SGD>(
@@ -124,20 +124,20 @@ std::unique_ptr<optim::Optimizer> make(const io::Value& c, const std::vector<Ten
   throw Error("unknown optimizer " + name);
 }
 
-void run(optim::Optimizer& opt, const std::vector<Tensor>& params, const io::List& grads,
-         size_t from, size_t to) {
+void run(optim::Optimizer& opt, const std::vector<Tensor>& params, const List& grads, size_t from,
+         size_t to) {
   for (size_t s = from; s < to; ++s) {
-    const io::List& g = grads[s].as_list();
+    const List& g = grads[s].as_list();
     for (size_t i = 0; i < params.size(); ++i)
       params[i].set_grad(g[i].is_none() ? Tensor() : g[i].as_tensor());
     opt.step();
   }
 }
 
-io::Value snapshot(const std::vector<Tensor>& params) {
-  io::List out;
+Value snapshot(const std::vector<Tensor>& params) {
+  List out;
   for (const Tensor& p : params) out.emplace_back(p.detach().clone());
-  return io::Value::list(std::move(out));
+  return Value::list(std::move(out));
 }
 
 }  // namespace
@@ -149,11 +149,11 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   try {
-    io::Value cases = io::load(dir + "/cases.pt");
-    for (const io::Value& c : cases.as_list()) {
+    Value cases = io::load(dir + "/cases.pt");
+    for (const Value& c : cases.as_list()) {
       const std::string& name = c["name"].as_string();
-      const io::List& grads = c["grads"].as_list();
-      io::Dict out;
+      const List& grads = c["grads"].as_list();
+      Dict out;
 
       std::vector<Tensor> params = leaves(c["params"].as_list());
       auto opt = make(c, params);
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
       out.set("resume_params", snapshot(resumed));
       out.set("resume_state", opt2->state_dict());
 
-      io::save(io::Value(out), dir + "/" + name + "_wick.pt");
+      io::save(Value(out), dir + "/" + name + "_wick.pt");
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "wick_optim_interop: %s\n", e.what());

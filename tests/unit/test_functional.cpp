@@ -1,4 +1,4 @@
-// wick::functional: values that can be checked by hand, output sizes for the
+// wick::nn::functional: values that can be checked by hand, output sizes for the
 // parameter combinations, the im2col convolution against a direct loop, error
 // messages, dropout statistics and seeding, batch_norm's running statistics.
 // Gradients are checked in test_gradcheck_functional.cpp; agreement with
@@ -9,14 +9,16 @@
 #include <limits>
 #include <string>
 
-#include "wick/autograd/functional.h"
-#include "wick/autograd/math.h"
-#include "wick/autograd/node.h"
+#include "wick/autograd/graph.h"
 #include "wick/core/parallel.h"
 #include "wick/core/random.h"
+#include "wick/nn/functional.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 using namespace wick;
-namespace F = wick::functional;
+namespace F = wick::nn::functional;
 
 namespace {
 

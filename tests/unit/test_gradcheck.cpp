@@ -8,9 +8,11 @@
 #include <functional>
 
 #include "wick/autograd/gradcheck.h"
-#include "wick/autograd/math.h"
-#include "wick/autograd/node.h"
+#include "wick/autograd/graph.h"
 #include "wick/core/random.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 using namespace wick;
 using autograd::gradcheck;

@@ -2,14 +2,14 @@
 // wick/autograd/functional.h over its main parameter combinations.
 #include <gtest/gtest.h>
 
-#include "wick/autograd/functional.h"
 #include "wick/autograd/gradcheck.h"
 #include "wick/core/random.h"
+#include "wick/nn/functional.h"
 
 #include "gradcheck_support.h"
 
 using namespace wick;
-namespace F = wick::functional;
+namespace F = wick::nn::functional;
 
 using namespace wick::testing;
 

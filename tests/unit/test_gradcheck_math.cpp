@@ -7,8 +7,10 @@
 #include <cmath>
 
 #include "wick/autograd/gradcheck.h"
-#include "wick/autograd/math.h"
 #include "wick/core/random.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 using namespace wick;
 

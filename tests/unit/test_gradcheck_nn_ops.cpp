@@ -1,17 +1,19 @@
-// Finite-difference gradient checks (float64) of functional::layer_norm and
-// functional::embedding, the ops behind nn::LayerNorm and nn::Embedding.
+// Finite-difference gradient checks (float64) of nn::functional::layer_norm and
+// nn::functional::embedding, the ops behind nn::LayerNorm and nn::Embedding.
 #include <gtest/gtest.h>
 
-#include "wick/autograd/functional.h"
 #include "wick/autograd/gradcheck.h"
-#include "wick/autograd/math.h"
-#include "wick/autograd/node.h"
+#include "wick/autograd/graph.h"
 #include "wick/core/random.h"
+#include "wick/nn/functional.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 #include "gradcheck_support.h"
 
 using namespace wick;
-namespace F = wick::functional;
+namespace F = wick::nn::functional;
 
 using namespace wick::testing;
 

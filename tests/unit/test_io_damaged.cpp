@@ -147,7 +147,7 @@ ChildResult in_child(const std::function<std::string()>& body, unsigned timeout_
 // path and value, tensors by dtype, shape, strides, offset and bytes.
 std::string fingerprint(const Value& v) {
   std::string out;
-  for (const auto& [path, leaf] : flatten(v)) {
+  for (const auto& [path, leaf] : leaves(v)) {
     out += path + "=";
     if (leaf.is_tensor()) {
       const Tensor& t = leaf.as_tensor();
@@ -167,7 +167,7 @@ std::string fingerprint(const Value& v) {
 // The structure alone (no tensor bytes), for formats without checksums.
 std::string structure(const Value& v) {
   std::string out;
-  for (const auto& [path, leaf] : flatten(v)) {
+  for (const auto& [path, leaf] : leaves(v)) {
     std::ostringstream s;
     s << path << ":" << leaf.type_name();
     if (leaf.is_tensor()) s << leaf.as_tensor().dtype() << leaf.as_tensor().sizes();

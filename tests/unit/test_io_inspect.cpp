@@ -39,14 +39,14 @@ class IoInspect : public ::testing::Test {
   }
 
   // {"w": 2x3 floats 1..6, "v": a view of w's second row, "n": int64 [7, 8], "epoch": 3}
-  static io::Value sample() {
+  static Value sample() {
     Tensor w = arange(1, 7).to(DType::Float32).reshape({2, 3});
-    io::Dict d(/*ordered=*/true);
+    Dict d(/*ordered=*/true);
     d.set("w", w);
     d.set("v", w.select(0, 1));
     d.set("n", arange(7, 9));
     d.set("epoch", 3);
-    return io::Value(d);
+    return Value(d);
   }
 
   fs::path dir_;
@@ -57,7 +57,7 @@ TEST_F(IoInspect, DetectsFormatsByContent) {
   io::save(sample(), pt);
   EXPECT_EQ(io::detect_format(pt), Format::PtZip);
   std::string st = path("b.pt");
-  io::Dict t;
+  Dict t;
   t.set("x", ones({2}));
   io::save_safetensors(t, st);
   EXPECT_EQ(io::detect_format(st), Format::Safetensors);
@@ -123,12 +123,12 @@ TEST_F(IoInspect, VerifySoundFiles) {
 }
 
 TEST_F(IoInspect, VerifyNamesTheCorruptRecordAndOffset) {
-  io::Dict d;
+  Dict d;
   // A pattern that is easy to find in the file: 0x41414141 floats.
   Tensor t = zeros({16});
   std::memset(t.data_ptr(), 0x41, 64);
   d.set("t", t);
-  io::save(io::Value(d), path("c.pt"));
+  io::save(Value(d), path("c.pt"));
   std::string bytes = read(path("c.pt"));
   size_t at = bytes.find(std::string(64, 'A'));
   ASSERT_NE(at, std::string::npos);
@@ -174,11 +174,11 @@ TEST_F(IoInspect, VerifyReportsMalformedFilesAsProblems) {
 }
 
 TEST_F(IoInspect, SaveCastsFloatingTensorsKeepingViewsAndTheInput) {
-  io::Value v = sample();
+  Value v = sample();
   io::save(v, path("h.pt"), {.floating_dtype = DType::Float16});
   EXPECT_EQ(v["w"].as_tensor().dtype(), DType::Float32) << "the saved value is not changed";
 
-  io::Value back = io::load(path("h.pt"));
+  Value back = io::load(path("h.pt"));
   const Tensor& w = back["w"].as_tensor();
   const Tensor& view = back["v"].as_tensor();
   EXPECT_EQ(w.dtype(), DType::Float16);
@@ -210,7 +210,7 @@ TEST_F(IoInspect, SaveReportsProgress) {
   EXPECT_EQ(calls.back().first, total);
 
   calls.clear();
-  io::Dict t;
+  Dict t;
   t.set("a", ones({4}, {.dtype = DType::Float64}));
   t.set("b", ones({2}, {.dtype = DType::Int32}));
   o.floating_dtype = DType::BFloat16;
@@ -231,8 +231,8 @@ namespace {
 TEST(IoInspectShared, VerifyCountsEveryPathToASharedList) {
   // 16 levels of [x, x]: 2^16 paths to one tensor (the loader bounds the expansion
   // of shared containers at about a million nodes).
-  io::Value v = io::Value::list({io::Value(wick::ones({1}))});
-  for (int i = 0; i < 16; ++i) v = io::Value::list({v, v});
+  Value v = Value::list({Value(wick::ones({1}))});
+  for (int i = 0; i < 16; ++i) v = Value::list({v, v});
   std::string p = (std::filesystem::temp_directory_path() /
                    ("wick_inspect_shared_" + std::to_string(::getpid()) + ".pt"))
                       .string();

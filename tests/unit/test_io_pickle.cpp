@@ -278,7 +278,8 @@ TEST(IoPickle, TruncationAndHugeLengths) {
 
 TEST(IoPickle, TensorViewsMustFitTheirStorage) {
   std::string e = error_of(tensor("FloatStorage", "0", 4, 1, "K\x04\x85", "K\x01\x85") + ".");
-  EXPECT_NE(e.find("does not fit in storage '0' of 4 float32 elements"), std::string::npos) << e;
+  EXPECT_NE(e.find("over storage '0'"), std::string::npos) << e;
+  EXPECT_NE(e.find("does not fit in storage of 4 float32 elements"), std::string::npos) << e;
   // An empty view may sit anywhere up to the end.
   EXPECT_EQ(unpickle(tensor("FloatStorage", "0", 4, 4, "K\x00\x85"s, "K\x01\x85") + ".")
                 .as_tensor()

@@ -369,13 +369,8 @@ TEST(IoZip, Zip64RecordsOf4GiBAndBeyond) {
   ASSERT_NE(mem, MAP_FAILED);
   auto big = Storage::borrow(mem, big_n,
                              std::shared_ptr<void>(mem, [big_n](void* p) { ::munmap(p, big_n); }));
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = big;
-  impl->sizes = {int64_t(big_n)};
-  impl->strides = {1};
-  impl->dtype = DType::UInt8;
   Dict d;
-  d.set("big", Tensor(impl));
+  d.set("big", make_tensor(big, DType::UInt8, {int64_t(big_n)}, {1}));
   d.set("small", arange(3));
   std::vector<iod::PickledStorage> storages;
   std::string pkl = iod::pickle(Value(d), storages);

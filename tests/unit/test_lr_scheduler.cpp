@@ -30,7 +30,7 @@ double lr_of(const Optimizer& opt, size_t group = 0) {
   return opt.param_groups()[group].lr();
 }
 
-std::vector<std::string> keys(const io::Value& d) {
+std::vector<std::string> keys(const Value& d) {
   std::vector<std::string> out;
   for (const auto& [k, v] : d.as_dict()) out.push_back(k.as_string());
   return out;
@@ -84,7 +84,7 @@ TEST(LRSchedulerTest, MultiStepLRCountsRepeatedMilestones) {
     seen.push_back(lr_of(opt));
   }
   EXPECT_EQ(seen, (std::vector<double>{1.0, 0.25, 0.25, 0.125, 0.125}));
-  io::Value sd = sched.state_dict();
+  Value sd = sched.state_dict();
   EXPECT_EQ(sd["milestones"].repr(), "Counter({2: 2, 4: 1})");  // a collections.Counter, as PyTorch
 }
 
@@ -164,7 +164,7 @@ TEST(LRSchedulerTest, OneCycleCyclesAdamBeta1) {
   EXPECT_EQ(g["betas"][1].as_float(), 0.99);
   for (int i = 0; i < 5; ++i) sched.step();  // phase 2 ends at 2 * 0.3 * 20 - 2 = 10
   EXPECT_NEAR(lr_of(opt), 0.01 / 25, 1e-17);
-  io::Value sd = sched.state_dict();
+  Value sd = sched.state_dict();
   EXPECT_EQ(keys(sd), (std::vector<std::string>{
                           "total_steps", "_schedule_phases", "_anneal_func_type", "cycle_momentum",
                           "use_beta1", "base_lrs", "last_epoch", "_step_count", "_is_initial",
@@ -176,7 +176,7 @@ TEST(LRSchedulerTest, OneCycleCyclesAdamBeta1) {
 }
 
 TEST(LRSchedulerTest, StateDictMatchesPyTorch211Fixture) {
-  io::Value fixture =
+  Value fixture =
       io::load(std::string(WICK_SOURCE_DIR) + "/tests/fixtures/torch-2.11/scheduler_state.pt");
   // The fixture: StepLR(step_size=2, gamma=0.5) on SGD(lr=0.001, momentum=0.9), one step.
   SGD opt(params(), {.lr = 0.001, .momentum = 0.9});
@@ -193,7 +193,7 @@ TEST(LRSchedulerTest, StateDictMatchesPyTorch211Fixture) {
 TEST(LRSchedulerTest, StateDictTypesAndOrder) {
   SGD opt(params(), {.lr = 0.1});
   CosineAnnealingLR cos(opt, {.T_max = 5});
-  io::Value sd = cos.state_dict();
+  Value sd = cos.state_dict();
   EXPECT_EQ(keys(sd),
             (std::vector<std::string>{"T_max", "eta_min", "base_lrs", "last_epoch", "_step_count",
                                       "_is_initial", "_get_lr_called_within_step", "_last_lr"}));
@@ -205,7 +205,7 @@ TEST(LRSchedulerTest, StateDictTypesAndOrder) {
 
   SGD opt2(params(), {.lr = 0.1});
   ReduceLROnPlateau plateau(opt2);
-  io::Value p = plateau.state_dict();
+  Value p = plateau.state_dict();
   EXPECT_EQ(p.repr(),
             "{'factor': 0.1, 'default_min_lr': 0, 'min_lrs': [0], 'patience': 10, "
             "'cooldown': 0, 'eps': 1e-08, 'last_epoch': 0, '_last_lr': [0.1], "
@@ -262,13 +262,13 @@ std::vector<double> run(Make make, int steps, int split, const std::string& tag)
   std::vector<double> lrs;
   for (int i = 0; i < steps; ++i) {
     if (split > 0 && i == split) {
-      io::Dict ckpt;
+      Dict ckpt;
       ckpt.set("optimizer", opt->state_dict());
       ckpt.set("scheduler", sched->state_dict());
       std::string path =
           (std::filesystem::temp_directory_path() / ("wick_sched_" + tag + ".pt")).string();
-      io::save(io::Value(ckpt), path);
-      io::Value loaded = io::load(path);
+      io::save(Value(ckpt), path);
+      Value loaded = io::load(path);
       std::filesystem::remove(path);
       opt = std::make_unique<SGD>(params(), SGDOptions{.lr = 0.1, .momentum = 0.9});
       sched = make(*opt);  // a fresh scheduler, as a resuming script makes one
@@ -331,8 +331,8 @@ TEST(LRSchedulerTest, ReduceLROnPlateauResumes) {
     std::vector<double> lrs;
     for (size_t i = 0; i < metrics.size(); ++i) {
       if (split > 0 && int(i) == split) {
-        io::Value osd = io::load_bytes(io::save_bytes(opt->state_dict()));
-        io::Value ssd = io::load_bytes(io::save_bytes(sched->state_dict()));
+        Value osd = io::load_bytes(io::save_bytes(opt->state_dict()));
+        Value ssd = io::load_bytes(io::save_bytes(sched->state_dict()));
         opt = std::make_unique<SGD>(params(), SGDOptions{.lr = 1.0});
         sched = std::make_unique<ReduceLROnPlateau>(*opt, o);
         opt->load_state_dict(osd);
@@ -352,17 +352,17 @@ TEST(LRSchedulerTest, LoadsPyTorch113Layout) {
   // PyTorch 1.13 has 'verbose' and no '_is_initial'.
   SGD opt(params(), {.lr = 1.0});
   StepLR sched(opt, {.step_size = 10});
-  io::Dict d;
+  Dict d;
   d.set("step_size", 3);
   d.set("gamma", 0.5);
-  d.set("base_lrs", io::Value::list({1.0}));
+  d.set("base_lrs", Value::list({1.0}));
   d.set("last_epoch", 4);
   d.set("verbose", false);
   d.set("_step_count", 5);
   d.set("_get_lr_called_within_step", false);
-  d.set("_last_lr", io::Value::list({0.5}));
+  d.set("_last_lr", Value::list({0.5}));
   opt.param_groups()[0]["lr"] = 0.5;
-  sched.load_state_dict(io::Value(d));
+  sched.load_state_dict(Value(d));
   EXPECT_EQ(sched.last_epoch(), 4);
   EXPECT_EQ(sched.state_dict()["step_size"].as_int(), 3);
   sched.step();
@@ -376,18 +376,18 @@ TEST(LRSchedulerTest, BadStateDictChangesNothing) {
   StepLR sched(opt, {.step_size = 2});
   sched.step();
   const std::string before = sched.state_dict().repr();
-  io::Value sd = sched.state_dict();
+  Value sd = sched.state_dict();
   sd.as_dict().erase("_last_lr");
   sd["step_size"] = 7;
   EXPECT_EQ(error_of([&] { sched.load_state_dict(sd); }),
             "StepLR.load_state_dict: missing key '_last_lr'");
   EXPECT_EQ(sched.state_dict().repr(), before);
-  io::Value sd2 = sched.state_dict();
+  Value sd2 = sched.state_dict();
   sd2["gamma"] = "half";
   EXPECT_EQ(error_of([&] { sched.load_state_dict(sd2); }),
             "StepLR.load_state_dict: 'gamma' must be a float, got str");
-  io::Value sd3 = sched.state_dict();
-  sd3["base_lrs"] = io::Value::list({1.0, 2.0});
+  Value sd3 = sched.state_dict();
+  sd3["base_lrs"] = Value::list({1.0, 2.0});
   EXPECT_EQ(error_of([&] { sched.load_state_dict(sd3); }),
             "StepLR.load_state_dict: 'base_lrs' has 2 values but the optimizer has 1 param "
             "groups");

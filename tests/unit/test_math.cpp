@@ -9,10 +9,12 @@
 #include <limits>
 
 #include "wick/autograd/grad_mode.h"
-#include "wick/autograd/math.h"
-#include "wick/autograd/node.h"
+#include "wick/autograd/graph.h"
 #include "wick/core/parallel.h"
 #include "wick/core/random.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 using namespace wick;
 using testing::HasSubstr;

@@ -3,9 +3,11 @@
 // of nested containers, and reprs (ModuleList's compressed PyTorch 2.x form).
 #include <gtest/gtest.h>
 
-#include "wick/autograd/math.h"
 #include "wick/core/random.h"
 #include "wick/nn/container.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 using namespace wick;
 

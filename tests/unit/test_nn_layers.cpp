@@ -2,7 +2,7 @@
 // Embedding) and nn::Identity / nn::Flatten: shapes, forward against the
 // functional ops, default initialisation statistics, reprs, BatchNorm's
 // running statistics and state_dict upgrade; nn::init; the forward values and
-// errors of functional::layer_norm and functional::embedding. Their gradients
+// errors of nn::functional::layer_norm and nn::functional::embedding. Their gradients
 // are checked in test_gradcheck_nn_ops.cpp; module-level comparisons against
 // PyTorch itself are in tests/nn.
 #include <gtest/gtest.h>
@@ -12,19 +12,21 @@
 #include <string>
 #include <vector>
 
-#include "wick/autograd/functional.h"
 #include "wick/autograd/grad_mode.h"
-#include "wick/autograd/math.h"
 #include "wick/core/random.h"
 #include "wick/nn/conv.h"
 #include "wick/nn/embedding.h"
+#include "wick/nn/functional.h"
 #include "wick/nn/init.h"
 #include "wick/nn/linear.h"
 #include "wick/nn/module.h"
 #include "wick/nn/normalization.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 using namespace wick;
-namespace F = wick::functional;
+namespace F = wick::nn::functional;
 namespace init = wick::nn::init;
 
 namespace {

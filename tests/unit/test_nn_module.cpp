@@ -5,9 +5,11 @@
 
 #include <sstream>
 
-#include "wick/autograd/math.h"
 #include "wick/core/random.h"
 #include "wick/nn/module.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 using namespace wick;
 

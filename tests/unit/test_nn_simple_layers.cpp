@@ -8,20 +8,22 @@
 #include <sstream>
 #include <string>
 
-#include "wick/autograd/functional.h"
 #include "wick/autograd/grad_mode.h"
-#include "wick/autograd/math.h"
 #include "wick/core/error.h"
 #include "wick/core/random.h"
 #include "wick/nn/activation.h"
 #include "wick/nn/container.h"
 #include "wick/nn/dropout.h"
+#include "wick/nn/functional.h"
 #include "wick/nn/pooling.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 namespace {
 
 namespace nn = wick::nn;
-namespace F = wick::functional;
+namespace F = wick::nn::functional;
 using wick::Tensor;
 
 std::string repr(const nn::Module& m) {

@@ -6,10 +6,12 @@
 
 #include <map>
 
-#include "wick/autograd/math.h"
 #include "wick/core/random.h"
 #include "wick/io/serialize.h"
 #include "wick/nn/module.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 
 using namespace wick;
 
@@ -143,11 +145,11 @@ TEST(NnStateDict, MetadataListsEveryModuleWithItsVersion) {
   EXPECT_EQ(sd.version("layer1.bn"), 2);
   EXPECT_EQ(sd.version("nope"), std::nullopt);
 
-  io::Value v = sd.to_value();
+  Value v = sd.to_value();
   ASSERT_TRUE(v.is_dict());
   EXPECT_TRUE(v.as_dict().ordered());
   EXPECT_TRUE(v["layer1.fc1.weight"].as_tensor().is_same(sd.at("layer1.fc1.weight")));
-  const io::Value& meta = v.as_dict().metadata();
+  const Value& meta = v.as_dict().metadata();
   ASSERT_TRUE(meta.is_dict());
   EXPECT_TRUE(meta.as_dict().ordered());
   EXPECT_EQ(meta.as_dict().keys().size(), 5u);
@@ -193,7 +195,7 @@ TEST(NnStateDict, ReadsAStateDictWrittenByPyTorch) {
     Leaf& fc2 = register_module("fc2", Leaf(120, 84));
     Leaf& fc3 = register_module("fc3", Leaf(84, 10));
   } net;
-  io::Value file = io::load(kFixtures + "seed_net_state_dict.pt");
+  Value file = io::load(kFixtures + "seed_net_state_dict.pt");
   nn::StateDict sd(file);
   EXPECT_EQ(sd.keys(), net.state_dict().keys());
   EXPECT_EQ(sd.metadata(), net.state_dict().metadata());
@@ -205,16 +207,15 @@ TEST(NnStateDict, ReadsAStateDictWrittenByPyTorch) {
 }
 
 TEST(NnStateDict, RejectsValuesThatAreNotStateDicts) {
-  io::Dict d(true);
+  Dict d(true);
   d.set("w", ones({1}));
   d.set("epoch", 3);
-  EXPECT_EQ(error_of([&] { nn::StateDict{io::Value(d)}; }),
+  EXPECT_EQ(error_of([&] { nn::StateDict{Value(d)}; }),
             "state_dict: the value of \"epoch\" is a int, not a Tensor");
-  io::Dict k;
+  Dict k;
   k.set(1, ones({1}));
-  EXPECT_EQ(error_of([&] { nn::StateDict{io::Value(k)}; }),
-            "state_dict: key 1 is a int, not a str");
-  EXPECT_THROW(nn::StateDict(io::Value::list()), Error);
+  EXPECT_EQ(error_of([&] { nn::StateDict{Value(k)}; }), "state_dict: key 1 is a int, not a str");
+  EXPECT_THROW(nn::StateDict(Value::list()), Error);
 }
 
 TEST(NnStateDict, EditingEntries) {

@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "wick/autograd/grad_mode.h"
-#include "wick/autograd/math.h"
 #include "wick/core/error.h"
 #include "wick/io/serialize.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/matmul.h"
+#include "wick/ops/reduce.h"
 #include "wick/optim/adagrad.h"
 #include "wick/optim/adam.h"
 #include "wick/optim/rmsprop.h"
@@ -34,7 +36,7 @@ void set_grads(const std::vector<Tensor>& ps, double base) {
     ps[i].set_grad(full(ps[i].sizes(), base + 0.25 * double(i), {.dtype = ps[i].dtype()}));
 }
 
-std::vector<std::string> keys(const io::Dict& d) {
+std::vector<std::string> keys(const Dict& d) {
   std::vector<std::string> out;
   for (const auto& [k, v] : d) out.push_back(k.as_string());
   return out;
@@ -79,7 +81,7 @@ TEST(OptimSGD, ReprAsPyTorch) {
 TEST(OptimAdam, GroupKeysOrderAndTypes) {
   auto ps = make_params(2);
   optim::Adam adam(ps);
-  const io::Dict& g = adam.param_groups()[0].options;
+  const Dict& g = adam.param_groups()[0].options;
   EXPECT_EQ(keys(g), (std::vector<std::string>{
                          "lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach",
                          "capturable", "differentiable", "fused", "decoupled_weight_decay"}));
@@ -90,7 +92,7 @@ TEST(OptimAdam, GroupKeysOrderAndTypes) {
   EXPECT_FALSE(g.at("decoupled_weight_decay").as_bool());
 
   optim::AdamW adamw(ps);
-  const io::Dict& w = adamw.param_groups()[0].options;
+  const Dict& w = adamw.param_groups()[0].options;
   EXPECT_EQ(keys(w), keys(g));
   EXPECT_TRUE(w.at("weight_decay").is_float());
   EXPECT_EQ(w.at("weight_decay").as_float(), 0.01);
@@ -124,7 +126,7 @@ TEST(OptimSGD, GroupOptionsOverrideDefaultsInPythonOrder) {
   EXPECT_EQ(keys(opt.param_groups()[1].options)[0], "momentum");
   EXPECT_EQ(keys(opt.param_groups()[1].options)[1], "lr");
   EXPECT_EQ(opt.param_groups()[1].lr(), 0.01);
-  io::Value sd = opt.state_dict();
+  Value sd = opt.state_dict();
   EXPECT_EQ(sd["param_groups"][1]["params"].repr(), "[1]");
   EXPECT_EQ(sd["param_groups"][0]["params"].repr(), "[0]");
 }
@@ -168,7 +170,7 @@ TEST(OptimSGD, StateOnlyWithMomentumAndSkipsParamsWithoutGrad) {
   qs[2].set_grad(ones(qs[2].sizes()));
   qs[1].set_grad(ones(qs[1].sizes()));
   mom.step();
-  io::Value sd = mom.state_dict();
+  Value sd = mom.state_dict();
   // Indices in the order parameters got state (group order here: 1 then 2).
   ASSERT_EQ(sd["state"].size(), 2u);
   EXPECT_EQ(sd["state"].as_dict().keys()[0].as_int(), 1);
@@ -184,8 +186,8 @@ TEST(OptimAdam, StateLayout) {
   set_grads(ps, 0.5);
   opt.step();
   opt.step();
-  io::Value sd = opt.state_dict();
-  io::Dict& st = sd["state"][0].as_dict();
+  Value sd = opt.state_dict();
+  Dict& st = sd["state"][0].as_dict();
   EXPECT_EQ(keys(st),
             (std::vector<std::string>{"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}));
   const Tensor& step = st.at("step").as_tensor();
@@ -210,7 +212,7 @@ TEST(OptimRMSprop, StateLayout) {
 TEST(OptimAdagrad, StateCreatedAtConstruction) {
   auto ps = make_params(2);
   optim::Adagrad opt(ps, {.initial_accumulator_value = 0.5});
-  io::Value sd = opt.state_dict();
+  Value sd = opt.state_dict();
   ASSERT_EQ(sd["state"].size(), 2u);
   EXPECT_EQ(keys(sd["state"][1].as_dict()), (std::vector<std::string>{"step", "sum"}));
   EXPECT_EQ(sd["state"][1]["sum"].as_tensor().at({0, 0}).to<double>(), 0.5);
@@ -254,24 +256,24 @@ TEST(OptimAdam, StateDictRoundTripThroughBytes) {
 TEST(OptimLoad, AcceptsPyTorch1StepAndCastsToParamDtype) {
   auto ps = make_params(1);
   optim::RMSprop opt(ps);
-  io::Dict st;
+  Dict st;
   st.set("step", int64_t(7));
   st.set("square_avg", full({1, 2}, 0.25, {.dtype = DType::Float64}));
-  io::Dict state;
+  Dict state;
   state.set(int64_t(0), st);
-  io::Dict group;
+  Dict group;
   group.set("lr", 0.5);
   group.set("momentum", int64_t(0));
   group.set("alpha", 0.9);
   group.set("eps", 1e-8);
   group.set("centered", false);
   group.set("weight_decay", int64_t(0));
-  group.set("params", io::Value::list({int64_t(0)}));
-  io::Dict sd;
+  group.set("params", Value::list({int64_t(0)}));
+  Dict sd;
   sd.set("state", state);
-  sd.set("param_groups", io::Value::list({io::Value(group)}));
+  sd.set("param_groups", Value::list({Value(group)}));
   opt.load_state_dict(sd);
-  const io::Dict& loaded = opt.state(ps[0]);
+  const Dict& loaded = opt.state(ps[0]);
   EXPECT_EQ(loaded.at("step").as_tensor().dtype(), DType::Float32);
   EXPECT_EQ(loaded.at("step").as_tensor().dim(), 0);
   EXPECT_EQ(loaded.at("step").as_tensor().item<double>(), 7.0);
@@ -300,9 +302,9 @@ TEST(OptimLoad, RefusesMismatchesWithoutChangingAnything) {
                        "loaded state dict contains a parameter group that doesn't match the "
                        "size of optimizer's group"));
   // Right structure, wrong state shape for the second parameter.
-  io::Value sd = opt.state_dict();
+  Value sd = opt.state_dict();
   sd["param_groups"][0]["lr"] = 0.7;
-  io::Dict bad;
+  Dict bad;
   bad.set("momentum_buffer", zeros({5}));
   sd["state"].as_dict().set(int64_t(1), bad);
   EXPECT_TRUE(contains(thrown([&] { opt.load_state_dict(sd); }), "has size [5]"));
@@ -393,7 +395,7 @@ TEST(OptimBase, ZeroGradAndClosure) {
 // PyTorch 2.11's own files (tests/fixtures/torch-2.11, saved from a GPU).
 namespace {
 
-std::vector<Tensor> params_like(const io::Value& state, const char* key) {
+std::vector<Tensor> params_like(const Value& state, const char* key) {
   std::vector<Tensor> ps;
   for (const auto& [k, v] : state.as_dict()) {
     Tensor p = zeros(v[key].as_tensor().sizes());
@@ -406,8 +408,8 @@ std::vector<Tensor> params_like(const io::Value& state, const char* key) {
 }  // namespace
 
 TEST(OptimFixtures, Torch211AdamCheckpoint) {
-  io::Value ckpt = io::load(WICK_SOURCE_DIR "/tests/fixtures/torch-2.11/adam_checkpoint.pt");
-  const io::Value& saved = ckpt["optim"];
+  Value ckpt = io::load(WICK_SOURCE_DIR "/tests/fixtures/torch-2.11/adam_checkpoint.pt");
+  const Value& saved = ckpt["optim"];
   auto ps = params_like(saved["state"], "exp_avg");
   ASSERT_EQ(ps.size(), 6u);
   optim::Adam opt(ps, {.amsgrad = true});
@@ -417,7 +419,7 @@ TEST(OptimFixtures, Torch211AdamCheckpoint) {
   EXPECT_EQ(opt.state_dict().repr(), saved.repr());
   set_grads(ps, 0.1);
   opt.step();
-  const io::Dict& st = opt.state(ps[3]);
+  const Dict& st = opt.state(ps[3]);
   EXPECT_EQ(keys(st),
             (std::vector<std::string>{"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}));
   EXPECT_EQ(st.at("step").as_tensor().item<double>(),
@@ -425,8 +427,8 @@ TEST(OptimFixtures, Torch211AdamCheckpoint) {
 }
 
 TEST(OptimFixtures, Torch211SgdWithSchedulerKeys) {
-  io::Value ckpt = io::load(WICK_SOURCE_DIR "/tests/fixtures/torch-2.11/scheduler_state.pt");
-  const io::Value& saved = ckpt["optimizer"];
+  Value ckpt = io::load(WICK_SOURCE_DIR "/tests/fixtures/torch-2.11/scheduler_state.pt");
+  const Value& saved = ckpt["optimizer"];
   auto ps = params_like(saved["state"], "momentum_buffer");
   ASSERT_EQ(ps.size(), 10u);
   optim::SGD opt(ps, {.lr = 0.001, .momentum = 0.9});

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 #include "wick/core/parallel.h"
 
 using namespace wick;

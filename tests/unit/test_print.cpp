@@ -6,7 +6,7 @@
 #include <limits>
 #include <sstream>
 
-#include "wick/autograd/node.h"
+#include "wick/autograd/graph.h"
 #include "wick/core/tensor.h"
 
 using namespace wick;
@@ -72,9 +72,9 @@ TEST(Print, GradFnSuffixUsesTheNodeName) {
     std::vector<Tensor> apply(const Tensor&) override { return {}; }
   };
   Tensor x = tensor<float>({1, 2});
-  x.impl().autograd = std::make_shared<autograd::AutogradMeta>();
-  x.impl().autograd->requires_grad = true;
-  x.impl().autograd->grad_fn = std::make_shared<FakeNode>();
+  autograd::AutogradMeta& meta = x.mutable_autograd_meta();
+  meta.requires_grad = true;
+  meta.grad_fn = std::make_shared<FakeNode>();
   EXPECT_EQ(x.repr(), "tensor([1., 2.], grad_fn=<AddBackward0>)");
 }
 

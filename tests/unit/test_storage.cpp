@@ -41,11 +41,8 @@ std::vector<char> float_bytes(const std::vector<float>& v) {
 
 // A 1-D float32 tensor over a whole storage.
 Tensor over(std::shared_ptr<Storage> s) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->sizes = {int64_t(s->nbytes() / sizeof(float))};
-  impl->strides = {1};
-  impl->storage = std::move(s);
-  return Tensor(std::move(impl));
+  const auto n = int64_t(s->nbytes() / sizeof(float));
+  return make_tensor(std::move(s), DType::Float32, {n}, {1});
 }
 
 std::string message_of(const std::function<void()>& f) {

@@ -82,7 +82,7 @@ int run_seed_net(const SeedNetOptions& o) {
 
   auto train_step = [&] {
     opt.zero_grad();
-    Tensor loss = functional::cross_entropy(net(images), labels);
+    Tensor loss = nn::functional::cross_entropy(net(images), labels);
     loss.backward();
     opt.step();
     return loss;
@@ -138,8 +138,8 @@ struct IoOptions {
 
 // `mib` MiB of float32 as 2048x2048 tensors; a remainder below 16 MiB is one
 // tensor of fewer rows.
-io::Dict state_dict(int64_t mib) {
-  io::Dict d(true);
+Dict state_dict(int64_t mib) {
+  Dict d(true);
   const int64_t cols = 2048, per = 2048 * cols;
   int64_t left = mib * (int64_t(1) << 20) / 4;
   for (int i = 0; left > 0; ++i) {
@@ -178,7 +178,7 @@ int run_load_child(const std::string& path) {
   o.mmap = false;
   auto t0 = Clock::now();
   double check = 0;
-  io::Dict tensors =
+  Dict tensors =
       is_safetensors(path) ? io::load_safetensors(path, o).tensors : io::load(path, o).as_dict();
   double dt = seconds_since(t0);
   const int64_t peak = status_bytes("VmHWM:");
@@ -237,7 +237,7 @@ double mapped_open_s(const std::string& path) {
     io::SafetensorsFile f = io::load_safetensors(path, o);
     return seconds_since(t0);
   }
-  io::Value v = io::load(path, o);
+  Value v = io::load(path, o);
   return seconds_since(t0);
 }
 
@@ -254,7 +254,7 @@ int run_io(const IoOptions& o) {
   const std::string pt = (dir / "bench.pt").string();
   const std::string st = (dir / "bench.safetensors").string();
 
-  io::Dict sd = state_dict(o.mib);
+  Dict sd = state_dict(o.mib);
   const double mib = double(o.mib);
   io::SaveOptions so;
   so.fsync = o.fsync;
@@ -274,12 +274,12 @@ int run_io(const IoOptions& o) {
       if (safetensors)
         io::save_safetensors(sd, path, {}, so);
       else
-        io::save(io::Value(sd), path, so);
+        io::save(Value(sd), path, so);
     });
     return seconds_since(t0);
   };
   if (o.mapped_only) {
-    about(pt, [&] { io::save(io::Value(sd), pt, so); });
+    about(pt, [&] { io::save(Value(sd), pt, so); });
   }
   // Alternating the formats round by round spreads other load on the machine
   // over both.

@@ -16,9 +16,9 @@
 
 #include "wick/core/error.h"
 #include "wick/core/tensor.h"
+#include "wick/core/value.h"
 #include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
-#include "wick/io/value.h"
 
 namespace wick::cli {
 
@@ -58,7 +58,7 @@ struct Checkpoint {
   /// Tensors and non-tensor leaves in order: io::flatten for torch files;
   /// for safetensors the tensors (name order), then each metadata entry as a
   /// str named `__metadata__.<key>`.
-  std::vector<std::pair<std::string, io::Value>> entries;
+  std::vector<std::pair<std::string, Value>> entries;
 };
 
 /// Opens `path` (memory-mapped) and flattens it. Throws FileError.

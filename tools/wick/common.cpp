@@ -25,13 +25,13 @@ Checkpoint read_checkpoint(const std::string& path) {
   return about(path, [&] {
     Checkpoint c{io::detect_format(path), {}};
     if (c.format != io::Format::Safetensors) {
-      c.entries = io::flatten(io::load(path));
+      c.entries = leaves(io::load(path));
       return c;
     }
     io::SafetensorsFile f = io::load_safetensors(path);
     for (const auto& [name, t] : f.tensors) c.entries.emplace_back(name.as_string(), t);
     for (const auto& [key, value] : f.metadata)
-      c.entries.emplace_back("__metadata__." + key, io::Value(value));
+      c.entries.emplace_back("__metadata__." + key, Value(value));
     return c;
   });
 }

@@ -70,7 +70,7 @@ int run(const Args& args) {
 
   // The input, memory-mapped: a torch value tree, or safetensors' tensors.
   io::Format format = about(args.in, [&] { return io::detect_format(args.in); });
-  io::Value tree;
+  Value tree;
   io::SafetensorsFile st;
   about(args.in, [&] {
     if (format == io::Format::Safetensors)
@@ -87,7 +87,7 @@ int run(const Args& args) {
 
   // What is written: tensors by name and (safetensors) metadata; `written`
   // lists every tensor leaf for the summary.
-  io::Dict tensors(/*ordered=*/true);
+  Dict tensors(/*ordered=*/true);
   std::vector<std::pair<std::string, std::string>> metadata;
   std::vector<Tensor> written;
   if (format == io::Format::Safetensors) {
@@ -99,7 +99,7 @@ int run(const Args& args) {
   } else {
     about(args.in, [&] {
       std::unordered_set<std::string> names;
-      for (const auto& [name, v] : io::flatten(tree)) {
+      for (const auto& [name, v] : leaves(tree)) {
         if (v.is_tensor()) written.push_back(v.as_tensor());
         if (!to_safetensors) continue;
         if (!names.insert(name).second)
@@ -116,7 +116,7 @@ int run(const Args& args) {
     if (to_safetensors)
       io::save_safetensors(tensors, args.out, metadata, options);
     else
-      io::save(format == io::Format::Safetensors ? io::Value(tensors) : tree, args.out, options);
+      io::save(format == io::Format::Safetensors ? Value(tensors) : tree, args.out, options);
   });
 
   uint64_t nbytes = 0;

@@ -84,7 +84,7 @@ Shape unravel(int64_t i, const Shape& shape) {
   return at;
 }
 
-std::string type_of(const io::Value& v) {
+std::string type_of(const Value& v) {
   return v.is_tensor() ? "Tensor" : v.type_name();
 }
 
@@ -98,7 +98,7 @@ void as_safetensors_sees_it(Checkpoint& c) {
   for (auto& [name, v] : c.entries) {
     if (v.is_tensor()) continue;
     name = "__metadata__." + name;
-    v = io::Value(v.repr());
+    v = Value(v.repr());
   }
 }
 
@@ -112,7 +112,7 @@ int run(const std::string& path_a, const std::string& path_b, const Tolerance& t
   // The first entry of a name counts (two leaves of one file can share a
   // dotted name, e.g. keys "a.b" and "a" -> "b").
   auto index = [](const Checkpoint& c) {
-    std::unordered_map<std::string, const io::Value*> m;
+    std::unordered_map<std::string, const Value*> m;
     for (const auto& [name, v] : c.entries) m.emplace(name, &v);
     return m;
   };
@@ -133,7 +133,7 @@ int run(const std::string& path_a, const std::string& path_b, const Tolerance& t
       differ(OnlyA, name, "only in A: " + n);
       continue;
     }
-    const io::Value& vb = *it->second;
+    const Value& vb = *it->second;
     if (va.is_tensor() && vb.is_tensor()) {
       const Tensor &ta = va.as_tensor(), &tb = vb.as_tensor();
       if (ta.dtype() != tb.dtype()) {
@@ -147,7 +147,7 @@ int run(const std::string& path_a, const std::string& path_b, const Tolerance& t
       } else if (TensorDiff d = compare(ta, tb, tol); d.count) {
         bool ints = is_integral(ta.dtype(), true);
         std::string max =
-            ints && d.max < 9e18 ? std::to_string(int64_t(d.max)) : io::Value(d.max).repr();
+            ints && d.max < 9e18 ? std::to_string(int64_t(d.max)) : Value(d.max).repr();
         differ(Values, name,
                "values differ: " + n + ": max abs diff " + max + " at " +
                    shape_str(unravel(d.where, ta.sizes())) + " (" + std::to_string(d.count) +

@@ -39,23 +39,23 @@ void print(const Table& t, size_t first_width) {
   }
 }
 
-json value_json(const io::Value& v) {
+json value_json(const Value& v) {
   switch (v.kind()) {
-    case io::Kind::None:
+    case ValueKind::None:
       return nullptr;
-    case io::Kind::Bool:
+    case ValueKind::Bool:
       return v.as_bool();
-    case io::Kind::Int:
+    case ValueKind::Int:
       return v.as_int();
-    case io::Kind::Float: {
+    case ValueKind::Float: {
       double d = v.as_float();
       if (std::isnan(d)) return "nan";
       if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
       return d;
     }
-    case io::Kind::String:
+    case ValueKind::String:
       return v.as_string();
-    case io::Kind::Bytes: {
+    case ValueKind::Bytes: {
       static const char* digits = "0123456789abcdef";
       std::string hex;
       for (unsigned char c : v.as_bytes()) {
@@ -64,7 +64,7 @@ json value_json(const io::Value& v) {
       }
       return {{"bytes", hex}};
     }
-    case io::Kind::Dict:
+    case ValueKind::Dict:
       return json::object();  // only empty containers are leaves
     default:
       return json::array();

@@ -28,8 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include "wick/core/value.h"
 #include "wick/io/serialize.h"
-#include "wick/io/value.h"
 
 namespace wick::io {
 

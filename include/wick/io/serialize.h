@@ -1,9 +1,9 @@
 // Reading and writing PyTorch checkpoint files (what torch.save writes).
 //
-//   wick::io::Value ckpt = wick::load("checkpoint.pt");       // any torch.save file
+//   wick::Value ckpt = wick::load("checkpoint.pt");       // any torch.save file
 //   wick::Tensor w = ckpt["model_state_dict"]["fc1.weight"].as_tensor();
 //
-//   wick::io::Dict sd(/*ordered=*/true);
+//   wick::Dict sd(/*ordered=*/true);
 //   sd.set("weight", w);
 //   wick::save(sd, "weights.pt");                             // torch.load reads it back
 //
@@ -49,7 +49,7 @@
 #include <vector>
 
 #include "wick/core/dtype.h"
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 
 namespace wick::io {
 

@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <string>
 
-#include "wick/autograd/functional.h"
 #include "wick/core/tensor.h"
+#include "wick/nn/functional.h"
 #include "wick/nn/module.h"
 
 namespace wick::nn {

@@ -43,7 +43,7 @@
 #include <vector>
 
 #include "wick/core/tensor.h"
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 #include "wick/nn/state_dict.h"
 
 namespace wick::nn {
@@ -157,7 +157,7 @@ class Module {
   /// of parameters is kept).
   LoadResult load_state_dict(const StateDict& sd, bool strict = true, bool assign = false);
   /// The same from a loaded file: `model.load_state_dict(wick::load(path))`.
-  LoadResult load_state_dict(const io::Value& sd, bool strict = true, bool assign = false) {
+  LoadResult load_state_dict(const Value& sd, bool strict = true, bool assign = false) {
     return load_state_dict(StateDict(sd), strict, assign);
   }
 

@@ -1,7 +1,7 @@
 // Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (torch.nn's).
 //
 // They have no parameters or buffers; they hold their sizes, print them as
-// PyTorch does and call the pooling functions of wick::functional. A size is
+// PyTorch does and call the pooling functions of wick::nn::functional. A size is
 // written as in Python: one int for both dimensions (`2`) or a pair
 // (`{2, 3}`), and the repr shows it the way it was given (`kernel_size=2`,
 // `kernel_size=(2, 3)`). Required arguments are positional, optional ones go
@@ -22,8 +22,8 @@
 #include <optional>
 #include <string>
 
-#include "wick/autograd/functional.h"
 #include "wick/core/tensor.h"
+#include "wick/nn/functional.h"
 #include "wick/nn/module.h"
 
 namespace wick::nn {

@@ -12,7 +12,7 @@
 //   wick::save(model.state_dict(), "model.pt");              // torch.load reads it
 //   model.load_state_dict(wick::load("model.pt"));           // and back
 //
-// A StateDict converts to and from io::Value (an OrderedDict with `_metadata`),
+// A StateDict converts to and from Value (an OrderedDict with `_metadata`),
 // so it can be saved alone or placed inside a general checkpoint. The helpers
 // at the bottom rename keys for warm-starting one model from another.
 #pragma once
@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "wick/core/tensor.h"
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 
 namespace wick::nn {
 
@@ -39,7 +39,7 @@ class StateDict {
   /// Reads a state_dict from a loaded checkpoint value: a dict (or OrderedDict)
   /// of str -> tensor, `_metadata` included when present. Throws wick::Error
   /// naming the first key that is not a string or whose value is not a tensor.
-  explicit StateDict(const io::Value& value);
+  explicit StateDict(const Value& value);
 
   size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
@@ -71,9 +71,9 @@ class StateDict {
 
   /// An OrderedDict of the entries with `_metadata` as PyTorch pickles it
   /// (prefix -> {"version": n}). Tensors are shared, not copied.
-  io::Value to_value() const;
+  Value to_value() const;
   /// So a StateDict can be saved or stored in a checkpoint dict directly.
-  operator io::Value() const { return to_value(); }
+  operator Value() const { return to_value(); }
 
  private:
   std::vector<Item> items_;

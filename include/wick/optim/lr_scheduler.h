@@ -27,7 +27,7 @@
 //    '_last_lr': [0.001]}
 // load_state_dict() accepts that layout and PyTorch 1.x's (with 'verbose' and
 // without '_is_initial'). MultiStepLR's milestones are a collections.Counter
-// {milestone: count}, as in PyTorch (io::Dict::counter()).
+// {milestone: count}, as in PyTorch (Dict::counter()).
 //
 // Options structs carry PyTorch's keyword arguments and defaults. Arguments
 // PyTorch requires (step_size, gamma of ExponentialLR, T_max, max_lr) are
@@ -42,7 +42,7 @@
 #include <string>
 #include <vector>
 
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 #include "wick/optim/optimizer.h"
 
 namespace wick::optim {
@@ -65,12 +65,12 @@ class LRScheduler {
   Optimizer& optimizer() const { return *optimizer_; }
 
   /// The scheduler's attributes except the optimizer, as PyTorch 2.x's state_dict().
-  io::Value state_dict() const;
+  Value state_dict() const;
   /// Restores what state_dict() returned, from wick or PyTorch 1.x/2.x. Throws
   /// wick::Error naming the key when an entry is missing or of the wrong type,
   /// or when the number of learning rates differs from the number of groups;
   /// nothing is changed then.
-  void load_state_dict(const io::Value& state_dict);
+  void load_state_dict(const Value& state_dict);
 
   /// The class name: "StepLR", "OneCycleLR", ...
   virtual std::string name() const = 0;
@@ -86,9 +86,9 @@ class LRScheduler {
   virtual std::vector<double> get_lr() = 0;
   /// Writes the derived class's attributes (those PyTorch sets before the base
   /// constructor runs) into `d`, in PyTorch's order.
-  virtual void save_attributes(io::Dict& d) const = 0;
+  virtual void save_attributes(Dict& d) const = 0;
   /// Reads them back; throws wick::Error before changing anything on a bad entry.
-  virtual void load_attributes(const io::Dict& d) = 0;
+  virtual void load_attributes(const Dict& d) = 0;
 
   /// group["lr"] of every group.
   std::vector<double> group_lrs() const;
@@ -126,8 +126,8 @@ class StepLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
-  void save_attributes(io::Dict& d) const override;
-  void load_attributes(const io::Dict& d) override;
+  void save_attributes(Dict& d) const override;
+  void load_attributes(const Dict& d) override;
 
  private:
   int64_t step_size_;
@@ -152,8 +152,8 @@ class MultiStepLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
-  void save_attributes(io::Dict& d) const override;
-  void load_attributes(const io::Dict& d) override;
+  void save_attributes(Dict& d) const override;
+  void load_attributes(const Dict& d) override;
 
  private:
   // milestone -> count, in first-seen order (PyTorch's Counter).
@@ -178,8 +178,8 @@ class ExponentialLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
-  void save_attributes(io::Dict& d) const override;
-  void load_attributes(const io::Dict& d) override;
+  void save_attributes(Dict& d) const override;
+  void load_attributes(const Dict& d) override;
 
  private:
   double gamma_;
@@ -205,8 +205,8 @@ class CosineAnnealingLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
-  void save_attributes(io::Dict& d) const override;
-  void load_attributes(const io::Dict& d) override;
+  void save_attributes(Dict& d) const override;
+  void load_attributes(const Dict& d) override;
 
  private:
   int64_t T_max_;
@@ -234,8 +234,8 @@ class LinearLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
-  void save_attributes(io::Dict& d) const override;
-  void load_attributes(const io::Dict& d) override;
+  void save_attributes(Dict& d) const override;
+  void load_attributes(const Dict& d) override;
 
  private:
   double start_factor_;
@@ -290,12 +290,12 @@ class OneCycleLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
-  void save_attributes(io::Dict& d) const override;
-  void load_attributes(const io::Dict& d) override;
+  void save_attributes(Dict& d) const override;
+  void load_attributes(const Dict& d) override;
 
  private:
   struct Phase {
-    io::Value end_step;  // a float, or an int for the last phase (as PyTorch)
+    Value end_step;  // a float, or an int for the last phase (as PyTorch)
     std::string start_lr, end_lr, start_momentum, end_momentum;
   };
   double anneal(double start, double end, double pct) const;
@@ -355,10 +355,10 @@ class ReduceLROnPlateau {
   /// PyTorch 2.x's state_dict(): factor, default_min_lr, min_lrs, patience,
   /// cooldown, eps, last_epoch, _last_lr, mode_worse, mode, threshold,
   /// threshold_mode, best, cooldown_counter, num_bad_epochs.
-  io::Value state_dict() const;
+  Value state_dict() const;
   /// Restores state_dict() from wick or PyTorch 1.x/2.x; checks mode and
   /// threshold_mode as the constructor does. Nothing changes on an error.
-  void load_state_dict(const io::Value& state_dict);
+  void load_state_dict(const Value& state_dict);
 
  private:
   bool is_better(double a, double best) const;
@@ -368,8 +368,8 @@ class ReduceLROnPlateau {
   double factor_;
   // default_min_lr: None when per-group min_lrs were given; min_lr keeps
   // PyTorch's type (the default 0 is an int).
-  io::Value default_min_lr_;
-  std::vector<io::Value> min_lrs_;
+  Value default_min_lr_;
+  std::vector<Value> min_lrs_;
   int64_t patience_;
   int64_t cooldown_;
   double eps_;

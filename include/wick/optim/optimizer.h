@@ -1,7 +1,7 @@
 // Optimizer: the base of SGD, Adam, AdamW, RMSprop and Adagrad (torch.optim).
 //
 // An optimizer holds parameter groups: tensors plus their hyper-parameters,
-// kept in an io::Dict under PyTorch's key names, in PyTorch's order and with
+// kept in an Dict under PyTorch's key names, in PyTorch's order and with
 // PyTorch's value types ('lr': 0.001 is a float, 'dampening': 0 an int,
 // 'nesterov': False a bool, 'foreach': None), so that state_dict() is exactly
 // what PyTorch 2.x writes and prints the same:
@@ -18,7 +18,7 @@
 //   optim::SGD opt({{base.parameters()}, {head.parameters(), {{"lr", 1e-3}}}},
 //                  {.lr = 1e-2, .momentum = 0.9});
 //
-// Per-parameter state (momentum buffers, Adam's moments, `step`) is an io::Dict
+// Per-parameter state (momentum buffers, Adam's moments, `step`) is an Dict
 // per parameter, created when the parameter is first updated, holding PyTorch
 // 2.x's keys (`step` is a 0-dim float32 tensor). load_state_dict accepts the
 // layouts of PyTorch 1.x (numeric `step`) and 2.x.
@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "wick/core/tensor.h"
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 
 namespace wick::optim {
 
@@ -44,16 +44,16 @@ namespace wick::optim {
 struct ParamGroup {
   std::vector<Tensor> params;
   /// Hyper-parameters by PyTorch's names ("lr", "momentum", "betas", ...).
-  io::Dict options;
+  Dict options;
 
   ParamGroup() = default;
   /// `options` override the optimizer's defaults for this group only.
   ParamGroup(std::vector<Tensor> params,
-             std::initializer_list<std::pair<std::string, io::Value>> options = {});
+             std::initializer_list<std::pair<std::string, Value>> options = {});
 
   /// The hyper-parameter `key`; throws wick::Error naming it if absent.
-  io::Value& operator[](std::string_view key);
-  const io::Value& operator[](std::string_view key) const;
+  Value& operator[](std::string_view key);
+  const Value& operator[](std::string_view key) const;
   /// options["lr"] as a number.
   double lr() const;
 };
@@ -80,24 +80,24 @@ class Optimizer {
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
   /// The hyper-parameters given at construction, completed with PyTorch's defaults.
-  const io::Dict& defaults() const { return defaults_; }
+  const Dict& defaults() const { return defaults_; }
 
   /// The state of `param` (empty until its first update).
-  io::Dict& state(const Tensor& param);
+  Dict& state(const Tensor& param);
   /// True when `param` has state.
   bool has_state(const Tensor& param) const;
 
   /// {"state": {index: {...}}, "param_groups": [{options..., "params": [indices]}]}
   /// Parameters are numbered across groups in order; `state` lists those that
   /// have state, in the order they got it. Tensors are shared, not copied.
-  io::Value state_dict() const;
+  Value state_dict() const;
   /// Restores state and hyper-parameters from a state_dict of the same
   /// optimizer type (from wick or PyTorch 1.x/2.x). Throws wick::Error without
   /// changing anything when the number of groups or the size of a group
   /// differs, or when a state tensor's shape does not match its parameter.
   /// State tensors are copied and converted to the parameter's dtype (except
   /// `step`); options missing from an older file keep their defaults.
-  void load_state_dict(const io::Value& state_dict);
+  void load_state_dict(const Value& state_dict);
 
   /// The class name: "SGD", "Adam", ...
   virtual std::string name() const = 0;
@@ -107,21 +107,21 @@ class Optimizer {
 
  protected:
   /// `defaults`: every hyper-parameter with its value, in PyTorch's order.
-  explicit Optimizer(io::Dict defaults) : defaults_(std::move(defaults)) {}
+  explicit Optimizer(Dict defaults) : defaults_(std::move(defaults)) {}
   /// Adds each group (see add_param_group); call from the derived constructor.
   void add_param_groups(std::vector<ParamGroup> groups);
   /// Brings a loaded per-parameter state to this version's layout, e.g. a
   /// numeric `step` becomes a 0-dim float32 tensor. The default does that for
   /// `step` and nothing else.
-  virtual void upgrade_state(io::Dict& param_state) const;
+  virtual void upgrade_state(Dict& param_state) const;
 
  private:
-  io::Dict defaults_;
+  Dict defaults_;
   std::vector<ParamGroup> groups_;
   // Per-parameter state in the order it was created; index_ maps a
   // parameter's TensorImpl to its position. A deque, so that a reference
   // returned by state() stays valid when another parameter gets state.
-  std::deque<std::pair<Tensor, io::Dict>> state_;
+  std::deque<std::pair<Tensor, Dict>> state_;
   std::unordered_map<const TensorImpl*, size_t> index_;
 };
 
@@ -130,6 +130,6 @@ std::ostream& operator<<(std::ostream& os, const Optimizer& opt);
 
 /// Helpers for option dicts: PyTorch keeps 0 (an int default) as int but
 /// any other value as float; `int_default` says the PyTorch default is an int.
-io::Value number(double v, bool int_default = false);
+Value number(double v, bool int_default = false);
 
 }  // namespace wick::optim

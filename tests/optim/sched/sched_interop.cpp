@@ -60,8 +60,8 @@ struct Scheduler {
   std::unique_ptr<ReduceLROnPlateau> plateau;
 
   void step(double metric) { sched ? sched->step() : plateau->step(metric); }
-  io::Value state_dict() const { return sched ? sched->state_dict() : plateau->state_dict(); }
-  void load_state_dict(const io::Value& sd) {
+  Value state_dict() const { return sched ? sched->state_dict() : plateau->state_dict(); }
+  void load_state_dict(const Value& sd) {
     sched ? sched->load_state_dict(sd) : plateau->load_state_dict(sd);
   }
 };
@@ -149,13 +149,13 @@ json run(const json& c, const std::string& save, const std::string& load) {
     sched.step(c.contains("metrics") ? c["metrics"][i - 1].get<double>() : 0.0);
     rows.push_back(record(c, *opt));
     if (i == split && !save.empty()) {
-      io::Dict ckpt;
+      Dict ckpt;
       ckpt.set("optimizer", opt->state_dict());
       ckpt.set("scheduler", sched.state_dict());
-      io::save(io::Value(ckpt), save);
+      io::save(Value(ckpt), save);
     }
     if (i == split && !load.empty()) {
-      io::Value ckpt = io::load(load);
+      Value ckpt = io::load(load);
       sched = Scheduler{};  // the old scheduler refers to the old optimizer
       opt = make_optimizer(c);
       sched = make_scheduler(c, *opt);
@@ -167,7 +167,7 @@ json run(const json& c, const std::string& save, const std::string& load) {
 }
 
 json run_fixture(const std::string& path, int steps) {
-  io::Value ckpt = io::load(path);
+  Value ckpt = io::load(path);
   std::vector<Tensor> params;
   for (const auto& [index, state] : ckpt["optimizer"]["state"].as_dict())
     params.push_back(zeros(state["momentum_buffer"].as_tensor().sizes()).requires_grad_());

@@ -4,10 +4,9 @@
 
 #include <cmath>
 
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 
 using namespace wick;
-using namespace wick::io;
 
 TEST(IoValue, KindsAndAccessors) {
   EXPECT_TRUE(Value().is_none());
@@ -19,7 +18,7 @@ TEST(IoValue, KindsAndAccessors) {
   EXPECT_EQ(Value(0.5).as_float(), 0.5);
   EXPECT_EQ(Value(0.5f).as_float(), 0.5);
   EXPECT_EQ(Value("s").as_string(), "s");
-  EXPECT_EQ(Value(std::string("s")).kind(), Kind::String);
+  EXPECT_EQ(Value(std::string("s")).kind(), ValueKind::String);
   EXPECT_EQ(Value::bytes("\x01").as_bytes(), "\x01");
   EXPECT_EQ(Value(3).to_double(), 3.0);
   EXPECT_EQ(Value::list({1, "a"}).size(), 2u);
@@ -138,16 +137,16 @@ TEST(IoValue, FlattenNamesLeavesByDottedPaths) {
   opt.set("state", Value(state));
   opt.set("param_groups", Value::list({Value(group)}));
   opt.set("empty", Value(Dict()));
-  auto leaves = flatten(Value(opt));
+  auto flat = leaves(Value(opt));
   std::vector<std::string> names;
-  for (const auto& [name, v] : leaves) names.push_back(name);
+  for (const auto& [name, v] : flat) names.push_back(name);
   EXPECT_EQ(names, (std::vector<std::string>{"state.0.momentum_buffer", "param_groups.0.lr",
                                              "param_groups.0.betas.0", "param_groups.0.betas.1",
                                              "param_groups.0.params.0", "empty"}));
-  EXPECT_TRUE(leaves[0].second.is_tensor());
-  EXPECT_EQ(leaves[3].second.as_float(), 0.999);
-  EXPECT_TRUE(leaves[5].second.is_dict());
-  auto root = flatten(Value(3));
+  EXPECT_TRUE(flat[0].second.is_tensor());
+  EXPECT_EQ(flat[3].second.as_float(), 0.999);
+  EXPECT_TRUE(flat[5].second.is_dict());
+  auto root = leaves(Value(3));
   ASSERT_EQ(root.size(), 1u);
   EXPECT_EQ(root[0].first, "");
 }

@@ -1,5 +1,6 @@
 // Internal: parallel_for over an index range, bounded by set_num_threads, on
-// wick's own thread pool (src/core/parallel.cpp).
+// wick's own thread pool (thread_pool.cpp, which also holds the public
+// set_num_threads of wick/core/parallel.h).
 #pragma once
 
 #include <algorithm>

@@ -1,11 +1,13 @@
-// Views and copies as differentiable operations. The layout arithmetic is
-// core's (core/layout.h); this file adds argument checks and backward rules.
+// Tensor's view members as differentiable operations: argument checks, the
+// new layout over the same storage (core/layout.h does the arithmetic) and
+// each view's backward rule.
 #include <algorithm>
 #include <numeric>
 
-#include "autograd/internal.h"
 #include "core/layout.h"
-#include "wick/autograd/math.h"
+#include "kernels/copy.h"
+#include "wick/autograd/graph.h"
+#include "wick/ops/elementwise.h"
 
 namespace wick {
 
@@ -111,7 +113,7 @@ Tensor Tensor::reshape(const Shape& sizes) const {
     record_reshape(out, "ViewBackward0", *this);
     return out;
   }
-  Tensor c = detail::contiguous_raw(*this);
+  Tensor c = kernels::contiguous(*this);
   Tensor out = make_view(c, s, detail::contiguous_strides(s), c.storage_offset());
   record_reshape(out, "ReshapeAliasBackward0", *this);
   return out;
@@ -283,75 +285,15 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
 
 Tensor Tensor::as_strided(const Shape& sizes_, const Shape& strides_,
                           std::optional<int64_t> storage_offset_) const {
-  WICK_CHECK_AS(ShapeError, sizes_.size() == strides_.size(), "as_strided: ", sizes_.size(),
-                " sizes but ", strides_.size(), " strides");
   WICK_CHECK(!autograd::needs_grad(*this),
              "as_strided: not differentiable in wick; detach() first");
-  int64_t off = storage_offset_.value_or(storage_offset());
-  WICK_CHECK_AS(IndexError, off >= 0, "as_strided: negative storage offset ", off);
-  // The largest element reached must lie inside the storage.
-  int64_t last = off;
-  bool empty = false;
-  for (size_t i = 0; i < sizes_.size(); ++i) {
-    WICK_CHECK_AS(ShapeError, sizes_[i] >= 0 && strides_[i] >= 0,
-                  "as_strided: negative size or "
-                  "stride in sizes ",
-                  sizes_, " strides ", strides_);
-    if (sizes_[i] == 0) empty = true;
-    int64_t reach;
-    WICK_CHECK_AS(ShapeError,
-                  !__builtin_mul_overflow(sizes_[i] - 1, strides_[i], &reach) &&
-                      !__builtin_add_overflow(last, reach, &last),
-                  "as_strided: sizes ", sizes_, " and strides ", strides_, " overflow");
+  try {
+    return make_view(*this, sizes_, strides_, storage_offset_.value_or(storage_offset()));
+  } catch (const ShapeError& e) {
+    throw ShapeError(detail::concat("as_strided: ", e.what()));
+  } catch (const IndexError& e) {
+    throw IndexError(detail::concat("as_strided: ", e.what()));
   }
-  detail::checked_numel(sizes_, "as_strided");
-  int64_t capacity = int64_t(storage()->nbytes()) / element_size();
-  WICK_CHECK_AS(IndexError, empty || last < capacity, "as_strided: sizes ", sizes_, ", strides ",
-                strides_, " and offset ", off, " reach element ", last, " but the storage holds ",
-                capacity, " elements");
-  return make_view(*this, sizes_, strides_, off);
-}
-
-Tensor Tensor::contiguous() const {
-  if (is_contiguous()) return *this;
-  return clone();
-}
-
-Tensor Tensor::clone() const {
-  Tensor out = detail::make_empty(sizes(), dtype(), "clone");
-  detail::copy_raw(out, *this);
-  record(out, "CloneBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
-  return out;
-}
-
-Tensor Tensor::to(DType dt, bool copy) const {
-  if (dt == dtype() && !copy) return *this;
-  Tensor out = detail::make_empty(sizes(), dt, "to");
-  detail::copy_raw(out, *this);
-  if (is_floating_point(dt) || is_complex(dt)) {
-    record(out, "ToCopyBackward0", {*this},
-           [src = dtype()](const Tensor& g) { return std::vector<Tensor>{g.to(src)}; });
-  }
-  return out;
-}
-
-const Tensor& Tensor::fill_(Scalar value) const {
-  autograd::check_inplace(*this, "fill_");
-  detail::fill_raw(*this, value);
-  return *this;
-}
-
-const Tensor& Tensor::copy_(const Tensor& src) const {
-  autograd::check_inplace(*this, "copy_");
-  WICK_CHECK(!autograd::needs_grad(src),
-             "copy_: copying from a tensor that requires grad is not "
-             "differentiable in wick; detach() the source or use NoGradGuard");
-  if (src.storage() == storage()) {
-    detail::copy_raw(*this, src.clone());  // may overlap: go through a temporary
-  } else {
-    detail::copy_raw(*this, src);
-  }
-  return *this;
 }
 
 }  // namespace wick

@@ -1,11 +1,13 @@
-// Tensor math: elementwise arithmetic with broadcasting, comparisons, unary
-// functions, reductions and matrix products. The counterparts of `torch.*`.
+// Elementwise math: arithmetic with broadcasting, comparisons and unary
+// functions, the counterparts of torch.add, torch.eq, torch.relu, torch.where
+// and Python's operators on tensors.
 //
-// All differentiable functions here record their backward rule when an input
-// requires grad (float32 and float64; the math kernels compute in those two
-// dtypes). Binary operations broadcast like NumPy and PyTorch; mixing a tensor
-// with a Scalar keeps the tensor's dtype. Tensors of different dtypes must be
+// Differentiable functions record their backward rule when an input requires
+// grad (float32 and float64; the math kernels compute in those two dtypes).
+// Binary operations broadcast like NumPy and PyTorch; mixing a tensor with a
+// Scalar keeps the tensor's dtype. Tensors of different dtypes must be
 // converted explicitly (`to`), except that comparisons accept any pair.
+// Defined in src/ops/elementwise.cpp.
 #pragma once
 
 #include "wick/core/tensor.h"
@@ -66,33 +68,5 @@ Tensor sigmoid(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 /// Selects a where cond is true, else b (broadcasting; differentiable in a, b).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
-
-// ---- reductions -----------------------------------------------------------
-/// Sum of all elements (0-dim) or over `dims` (differentiable).
-Tensor sum(const Tensor& x);
-Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false);
-Tensor mean(const Tensor& x);
-Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
-/// Largest element (0-dim; differentiable, gradient split evenly among ties
-/// as PyTorch does).
-Tensor max(const Tensor& x);
-/// Largest values along `dim` and their indices (int64); `values` is
-/// differentiable (gradient to the index returned).
-struct ValuesIndices {
-  Tensor values;
-  Tensor indices;
-};
-ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim = false);
-/// Index of the largest element (first one on ties), int64.
-Tensor argmax(const Tensor& x);
-Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
-
-// ---- matrix products (BLAS; differentiable) -------------------------------
-/// torch.matmul: 1-D/2-D products and batched products with broadcasting of
-/// batch dims.
-Tensor matmul(const Tensor& a, const Tensor& b);
-/// beta * input + alpha * (m1 @ m2); m1, m2 2-D, input broadcast to the result.
-Tensor addmm(const Tensor& input, const Tensor& m1, const Tensor& m2, Scalar beta = 1,
-             Scalar alpha = 1);
 
 }  // namespace wick

@@ -1,4 +1,4 @@
-#include "wick/io/value.h"
+#include "wick/core/value.h"
 
 #include <bit>
 #include <charconv>
@@ -8,29 +8,29 @@
 
 #include "core/format.h"
 
-namespace wick::io {
+namespace wick {
 
-std::string_view kind_name(Kind kind) {
+std::string_view kind_name(ValueKind kind) {
   switch (kind) {
-    case Kind::None:
+    case ValueKind::None:
       return "None";
-    case Kind::Bool:
+    case ValueKind::Bool:
       return "bool";
-    case Kind::Int:
+    case ValueKind::Int:
       return "int";
-    case Kind::Float:
+    case ValueKind::Float:
       return "float";
-    case Kind::String:
+    case ValueKind::String:
       return "str";
-    case Kind::Bytes:
+    case ValueKind::Bytes:
       return "bytes";
-    case Kind::Tensor:
+    case ValueKind::Tensor:
       return "Tensor";
-    case Kind::List:
+    case ValueKind::List:
       return "list";
-    case Kind::Tuple:
+    case ValueKind::Tuple:
       return "tuple";
-    case Kind::Dict:
+    case ValueKind::Dict:
       return "dict";
   }
   return "invalid";
@@ -76,13 +76,13 @@ std::string key_id(const Value& key) {
     return s;
   };
   switch (key.kind()) {
-    case Kind::None:
+    case ValueKind::None:
       return "n";
-    case Kind::Bool:
+    case ValueKind::Bool:
       return as_int(key.as_bool() ? 1 : 0);
-    case Kind::Int:
+    case ValueKind::Int:
       return as_int(key.as_int());
-    case Kind::String:
+    case ValueKind::String:
       return "s" + key.as_string();
     default:
       throw Error("dict: keys must be None, bool, int or str, not " + key.type_name());
@@ -155,11 +155,11 @@ double Value::as_float() const {
 
 double Value::to_double() const {
   switch (kind()) {
-    case Kind::Float:
+    case ValueKind::Float:
       return std::get<double>(v_);
-    case Kind::Int:
+    case ValueKind::Int:
       return double(std::get<int64_t>(v_));
-    case Kind::Bool:
+    case ValueKind::Bool:
       return std::get<bool>(v_) ? 1.0 : 0.0;
     default:
       wrong_kind("a number (int, float or bool)");
@@ -204,14 +204,14 @@ Dict& Value::as_dict() const {
 
 size_t Value::size() const {
   switch (kind()) {
-    case Kind::String:
+    case ValueKind::String:
       return as_string().size();
-    case Kind::Bytes:
+    case ValueKind::Bytes:
       return as_bytes().size();
-    case Kind::List:
-    case Kind::Tuple:
+    case ValueKind::List:
+    case ValueKind::Tuple:
       return as_sequence().size();
-    case Kind::Dict:
+    case ValueKind::Dict:
       return as_dict().size();
     default:
       wrong_kind("str, bytes, list, tuple or dict");
@@ -239,24 +239,24 @@ bool Value::contains(const Value& key) const {
 bool Value::is(const Value& other) const {
   if (kind() != other.kind()) return false;
   switch (kind()) {
-    case Kind::None:
+    case ValueKind::None:
       return true;
-    case Kind::Bool:
+    case ValueKind::Bool:
       return as_bool() == other.as_bool();
-    case Kind::Int:
+    case ValueKind::Int:
       return as_int() == other.as_int();
-    case Kind::Float:
+    case ValueKind::Float:
       return std::bit_cast<uint64_t>(as_float()) == std::bit_cast<uint64_t>(other.as_float());
-    case Kind::String:
+    case ValueKind::String:
       return as_string() == other.as_string();
-    case Kind::Bytes:
+    case ValueKind::Bytes:
       return as_bytes() == other.as_bytes();
-    case Kind::Tensor:
+    case ValueKind::Tensor:
       return as_tensor().is_same(other.as_tensor()) && is_parameter() == other.is_parameter();
-    case Kind::List:
-    case Kind::Tuple:
+    case ValueKind::List:
+    case ValueKind::Tuple:
       return &as_sequence() == &other.as_sequence();
-    case Kind::Dict:
+    case ValueKind::Dict:
       return &as_dict() == &other.as_dict();
   }
   return false;
@@ -264,29 +264,29 @@ bool Value::is(const Value& other) const {
 
 std::string Value::repr() const {
   switch (kind()) {
-    case Kind::None:
+    case ValueKind::None:
       return "None";
-    case Kind::Bool:
+    case ValueKind::Bool:
       return as_bool() ? "True" : "False";
-    case Kind::Int:
+    case ValueKind::Int:
       return std::to_string(as_int());
-    case Kind::Float:
+    case ValueKind::Float:
       return wick::detail::python_float_repr(as_float(), true);
-    case Kind::String:
+    case ValueKind::String:
       return quoted_repr(as_string(), false);
-    case Kind::Bytes:
+    case ValueKind::Bytes:
       return quoted_repr(as_bytes(), true);
-    case Kind::Tensor:
+    case ValueKind::Tensor:
       return (is_parameter() ? "Parameter containing:\n" : "") + as_tensor().repr();
-    case Kind::List:
-    case Kind::Tuple: {
+    case ValueKind::List:
+    case ValueKind::Tuple: {
       const List& items = as_sequence();
       std::string out = is_list() ? "[" : "(";
       for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i].repr();
       if (is_tuple() && items.size() == 1) out += ",";
       return out + (is_list() ? "]" : ")");
     }
-    case Kind::Dict: {
+    case ValueKind::Dict: {
       const Dict& d = as_dict();
       std::string out;
       bool first = true;
@@ -371,19 +371,19 @@ std::vector<Value> Dict::keys() const {
 
 namespace {
 
-void flatten_into(const Value& v, const std::string& path, size_t depth,
-                  std::vector<std::pair<std::string, Value>>& out) {
+void leaves_into(const Value& v, const std::string& path, size_t depth,
+                 std::vector<std::pair<std::string, Value>>& out) {
   // Trees from files are bounded by the loader's max_depth; values built in
   // code could still contain themselves.
-  WICK_CHECK(depth < 10000, "flatten: value nested deeper than 10000 levels at '", path, "'");
+  WICK_CHECK(depth < 10000, "leaves: value nested deeper than 10000 levels at '", path, "'");
   auto child = [&](const std::string& part) { return path.empty() ? part : path + "." + part; };
   if ((v.is_list() || v.is_tuple()) && v.size() > 0) {
     const List& items = v.as_sequence();
     for (size_t i = 0; i < items.size(); ++i)
-      flatten_into(items[i], child(std::to_string(i)), depth + 1, out);
+      leaves_into(items[i], child(std::to_string(i)), depth + 1, out);
   } else if (v.is_dict() && v.size() > 0) {
     for (const auto& [k, x] : v.as_dict())
-      flatten_into(x, child(k.is_string() ? k.as_string() : k.repr()), depth + 1, out);
+      leaves_into(x, child(k.is_string() ? k.as_string() : k.repr()), depth + 1, out);
   } else {
     out.emplace_back(path, v);
   }
@@ -391,10 +391,10 @@ void flatten_into(const Value& v, const std::string& path, size_t depth,
 
 }  // namespace
 
-std::vector<std::pair<std::string, Value>> flatten(const Value& value) {
+std::vector<std::pair<std::string, Value>> leaves(const Value& value) {
   std::vector<std::pair<std::string, Value>> out;
-  flatten_into(value, "", 0, out);
+  leaves_into(value, "", 0, out);
   return out;
 }
 
-}  // namespace wick::io
+}  // namespace wick
