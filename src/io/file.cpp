@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "core/thread_pool.h"
-#include "io/zip.h"
+#include "io/file.h"
 #include "wick/core/error.h"
 
 namespace wick::io::detail {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "io/pickle.h"
+#include "io/sniff.h"
 #include "io/zip.h"
 #include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
@@ -17,27 +18,9 @@ using detail::ZipReader;
 
 namespace {
 
-// pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2), as in legacy.cpp.
-constexpr unsigned char kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-                                          0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
-
-[[noreturn]] void not_a_checkpoint(const Source& src) {
-  throw FormatError(src.name() + ": not a PyTorch or safetensors checkpoint");
-}
-
 Format detect(const Source& src) {
-  unsigned char head[sizeof kLegacyMagic] = {};
-  size_t n = size_t(std::min<uint64_t>(src.size(), sizeof head));
-  src.read(0, head, n, "file header");
-  if (n >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return Format::PtZip;
-  if (n == sizeof kLegacyMagic && std::memcmp(head, kLegacyMagic, n) == 0) return Format::PtLegacy;
-  // A safetensors header is a JSON object. The length is not checked against
-  // the file here, so that a truncated file is reported as truncated by the
-  // loader rather than as "not a checkpoint".
-  uint64_t len = 0;
-  std::memcpy(&len, head, std::min<size_t>(n, 8));
-  if (n >= 9 && head[8] == '{' && len >= 2) return Format::Safetensors;
-  not_a_checkpoint(src);
+  if (auto format = detail::sniff_format(src)) return *format;
+  detail::malformed(src, "not a PyTorch or safetensors checkpoint");
 }
 
 // Loader messages start with the file name; a VerifyProblem is about that file
@@ -52,16 +35,6 @@ std::string hex32(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", v);
   return buf;
-}
-
-// The folder every record of a torch.save archive lives in, with its slash.
-std::string archive_prefix(const Source& src, const ZipReader& zip) {
-  if (zip.entries().empty()) throw FormatError(src.name() + ": the archive has no records");
-  const std::string& first = zip.entries().front().name;
-  size_t slash = first.find('/');
-  if (slash == std::string::npos)
-    throw FormatError(src.name() + ": record '" + first + "' is not in a folder");
-  return first.substr(0, slash + 1);
 }
 
 // The loader bounds how far shared containers expand a tree (and refuses
@@ -137,18 +110,18 @@ std::vector<std::pair<std::string, std::string>> version_records(const std::stri
     case Format::PtLegacy: {
       out.emplace_back("magic", "0x1950a86a20f9469cfc6c");
       auto no_storage = [&](const detail::StorageRef&) -> std::shared_ptr<Storage> {
-        throw FormatError(src.name() + ": unexpected storage in the legacy header");
+        detail::malformed(src, "unexpected storage in the legacy header");
       };
       detail::UnpickleOptions o;
       o.what = src.name() + ": protocol pickle";
       std::span<const std::byte> all(src.data(), size_t(src.size()));
-      Value protocol = detail::unpickle(all.subspan(sizeof kLegacyMagic), no_storage, o);
+      Value protocol = detail::unpickle(all.subspan(sizeof detail::kLegacyMagic), no_storage, o);
       out.emplace_back("protocol version", protocol.repr());
       break;
     }
     case Format::PtZip: {
       ZipReader zip(src);
-      std::string prefix = archive_prefix(src, zip);
+      std::string prefix = zip.folder();
       for (const ZipEntry& e : zip.entries()) {
         if (!e.name.starts_with(prefix)) continue;
         std::string name = e.name.substr(prefix.size());

@@ -5,20 +5,9 @@
 #include <unordered_map>
 
 #include "io/pickle.h"
+#include "io/sniff.h"
 
 namespace wick::io::detail {
-
-namespace {
-// pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2): a 10-byte LONG1 that the
-// unpickler (64-bit ints only) would refuse, so it is matched whole.
-constexpr unsigned char kMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-                                    0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
-
-template <class... A>
-[[noreturn]] void bad(const Source& src, A&&... a) {
-  throw FormatError(wick::detail::concat(src.name(), ": ", std::forward<A>(a)...));
-}
-}  // namespace
 
 Value load_legacy(const Source& src, size_t max_depth) {
   // The pickles are parsed in place; a file source is mapped for that while
@@ -30,13 +19,14 @@ Value load_legacy(const Source& src, size_t max_depth) {
     in = &mapped;
   }
   std::span<const std::byte> all(in->data(), size_t(in->size()));
-  if (all.size() < sizeof kMagic || std::memcmp(all.data(), kMagic, sizeof kMagic) != 0)
-    bad(src,
-        "not a PyTorch checkpoint: invalid magic number (neither a zip archive nor the "
-        "legacy format)");
-  size_t pos = sizeof kMagic;
+  if (all.size() < sizeof kLegacyMagic ||
+      std::memcmp(all.data(), kLegacyMagic, sizeof kLegacyMagic) != 0)
+    malformed(src,
+              "not a PyTorch checkpoint: invalid magic number (neither a zip archive nor the "
+              "legacy format)");
+  size_t pos = sizeof kLegacyMagic;
   auto no_storage = [&](const StorageRef&) -> std::shared_ptr<Storage> {
-    bad(src, "unexpected storage in the legacy header");
+    malformed(src, "unexpected storage in the legacy header");
   };
   auto next = [&](const StorageResolver& resolve, const char* what) {
     UnpickleOptions o;
@@ -49,7 +39,7 @@ Value load_legacy(const Source& src, size_t max_depth) {
   };
   Value protocol = next(no_storage, "protocol");
   if (!protocol.is_int() || protocol.as_int() != 1001)
-    bad(src, "invalid legacy protocol version ", protocol.repr(), " (expected 1001)");
+    malformed(src, "invalid legacy protocol version ", protocol.repr(), " (expected 1001)");
   next(no_storage, "sys-info");
 
   struct Pending {
@@ -65,39 +55,39 @@ Value load_legacy(const Source& src, size_t max_depth) {
     // file: checked before anything is allocated.
     declared += uint64_t(ref.nbytes);
     if (declared > src.size())
-      bad(src, "legacy storages declare ", declared, " bytes, more than the file holds (",
-          src.size(), ")");
+      malformed(src, "legacy storages declare ", declared, " bytes, more than the file holds (",
+                src.size(), ")");
     auto s = allocate_storage(size_t(ref.nbytes));
     storages[ref.key] = {s, ref.numel, ref.dtype};
     return s;
   };
   Value result = next(resolve, "object");
   Value keys = next(no_storage, "storage key list");
-  if (!keys.is_list()) bad(src, "legacy storage key list is a ", keys.type_name());
+  if (!keys.is_list()) malformed(src, "legacy storage key list is a ", keys.type_name());
 
   for (const Value& k : keys.as_list()) {
-    if (!k.is_string()) bad(src, "legacy storage key ", k.repr(), " is not a str");
+    if (!k.is_string()) malformed(src, "legacy storage key ", k.repr(), " is not a str");
     auto it = storages.find(k.as_string());
-    if (it == storages.end()) bad(src, "legacy storage '", k.as_string(), "' is never used");
+    if (it == storages.end()) malformed(src, "legacy storage '", k.as_string(), "' is never used");
     Pending& p = it->second;
     int64_t count = 0;
     src.read(pos, &count, 8, "element count of storage '" + k.as_string() + "'");
     pos += 8;
     if (count != p.numel)
-      bad(src, "legacy storage '", k.as_string(), "' holds ", count, " elements, the pickle says ",
-          p.numel);
+      malformed(src, "legacy storage '", k.as_string(), "' holds ", count,
+                " elements, the pickle says ", p.numel);
     size_t n = size_t(p.storage->nbytes());
     src.read(pos, p.storage->data(), n, "data of storage '" + k.as_string() + "'");
     pos += n;
     p.filled = true;
   }
   for (const auto& [key, p] : storages)
-    if (!p.filled) bad(src, "legacy storage '", key, "' has no data");
+    if (!p.filled) malformed(src, "legacy storage '", key, "' has no data");
   for (const auto& [key, p] : storages)
     if (p.dtype == DType::Bool)  // any byte but 0 and 1 is undefined as a C++ bool
       for (size_t i = 0; i < p.storage->nbytes(); ++i)
         if (uint8_t(p.storage->data()[i]) > 1)
-          bad(src, "bool storage '", key, "' holds byte ", int(p.storage->data()[i]));
+          malformed(src, "bool storage '", key, "' holds byte ", int(p.storage->data()[i]));
   return result;
 }
 

@@ -1,4 +1,4 @@
-// Internal: the legacy (pre-1.6) torch.save stream format, spec section 6.
+// Internal: the legacy (pre-1.6) torch.save stream format, docs/formats.md §3.
 #pragma once
 
 #include <cstddef>

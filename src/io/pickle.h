@@ -1,4 +1,4 @@
-// Internal: the pickle subset of torch checkpoints (spec sections 2 and 3).
+// Internal: the pickle subset of torch checkpoints (docs/formats.md §2).
 //
 // The unpickler is a stack machine over a byte span that understands only the
 // opcodes torch.save emits and resolves only the globals of torch's weights-only

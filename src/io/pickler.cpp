@@ -1,6 +1,6 @@
 // The pickler: protocol 2 as Python's pickle.Pickler writes it for the objects
-// torch.save meets (spec 2.3), so that a wick-written data.pkl is byte for byte
-// torch's when the value trees agree. The memo follows the rule of spec 2.3:
+// torch.save meets (docs/formats.md §2.10), so that a wick-written data.pkl is byte for byte
+// torch's when the value trees agree. The memo follows the rule of docs/formats.md §2.10:
 // strings are reused by content, except the keys of a module state_dict and of
 // its _metadata (always written fresh) and storage keys (reused only by tensors
 // of the same storage).

@@ -1,4 +1,4 @@
-// safetensors reading and writing (spec section 7).
+// safetensors reading and writing (docs/formats.md §4).
 #include "wick/io/safetensors.h"
 
 #include <algorithm>
@@ -55,11 +55,6 @@ const STDType* type_of(DType t) {
   return nullptr;
 }
 
-template <class... A>
-[[noreturn]] void bad(const Source& src, A&&... a) {
-  throw FormatError(wick::detail::concat(src.name(), ": ", std::forward<A>(a)...));
-}
-
 struct Entry {
   std::string name;
   DType dtype;
@@ -68,57 +63,60 @@ struct Entry {
 };
 
 SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
-  if (src.size() < 8) bad(src, "header too small (", src.size(), " bytes)");
+  if (src.size() < 8) malformed(src, "header too small (", src.size(), " bytes)");
   uint64_t n = 0;
   src.read(0, &n, 8, "header length");
-  if (n > 100000000) bad(src, "header too large (", n, " bytes; at most 100000000)");
+  if (n > 100000000) malformed(src, "header too large (", n, " bytes; at most 100000000)");
   if (n > src.size() - 8)
-    bad(src, "invalid header length ", n, " (the file has ", src.size(), " bytes)");
+    malformed(src, "invalid header length ", n, " (the file has ", src.size(), " bytes)");
   std::string header(n, '\0');
   src.read(8, header.data(), n, "header");
-  if (!detail::valid_utf8(header)) bad(src, "invalid UTF-8 in header");
+  if (!detail::valid_utf8(header)) malformed(src, "invalid UTF-8 in header");
   // nlohmann's parser stops at a NUL; the reference rejects NUL padding.
   if (header.find('\0') != std::string::npos)
-    bad(src, "invalid JSON in header: NUL byte at ", header.find('\0'));
+    malformed(src, "invalid JSON in header: NUL byte at ", header.find('\0'));
   json j;
   try {
     j = json::parse(header);
   } catch (const json::exception& e) {
-    bad(src, "invalid JSON in header: ", e.what());
+    malformed(src, "invalid JSON in header: ", e.what());
   }
-  if (!j.is_object()) bad(src, "invalid JSON in header: not an object");
+  if (!j.is_object()) malformed(src, "invalid JSON in header: not an object");
 
   SafetensorsFile out;
   std::vector<Entry> entries;
   auto uint_of = [&](const json& v, const std::string& name, const char* what) -> uint64_t {
     if (!v.is_number_unsigned())
-      bad(src, "invalid JSON in header: ", what, " of tensor '", name,
-          "' must be a non-negative integer, got ", v.dump());
+      malformed(src, "invalid JSON in header: ", what, " of tensor '", name,
+                "' must be a non-negative integer, got ", v.dump());
     return v.get<uint64_t>();
   };
   for (const auto& [key, v] : j.items()) {
     if (key == "__metadata__") {
-      if (!v.is_object()) bad(src, "invalid JSON in header: __metadata__ is not an object");
+      if (!v.is_object()) malformed(src, "invalid JSON in header: __metadata__ is not an object");
       for (const auto& [mk, mv] : v.items()) {
         if (!mv.is_string())
-          bad(src, "invalid JSON in header: metadata value '", mk, "' is not a string");
+          malformed(src, "invalid JSON in header: metadata value '", mk, "' is not a string");
         out.metadata.emplace_back(mk, mv.get<std::string>());
       }
       continue;
     }
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") ||
         !v.contains("data_offsets"))
-      bad(src, "invalid JSON in header: tensor '", key, "' needs dtype, shape and data_offsets");
+      malformed(src, "invalid JSON in header: tensor '", key,
+                "' needs dtype, shape and data_offsets");
     const json& dt = v["dtype"];
     const STDType* type = nullptr;
     for (const auto& t : kTypes)
       if (dt.is_string() && dt.get<std::string>() == t.name) type = &t;
-    if (!type) bad(src, "invalid JSON in header: unknown dtype ", dt.dump(), " of '", key, "'");
-    if (!type->dtype) bad(src, "tensor '", key, "' has dtype ", type->name, ", which wick lacks");
+    if (!type)
+      malformed(src, "invalid JSON in header: unknown dtype ", dt.dump(), " of '", key, "'");
+    if (!type->dtype)
+      malformed(src, "tensor '", key, "' has dtype ", type->name, ", which wick lacks");
     const json& shape = v["shape"];
     const json& offs = v["data_offsets"];
     if (!shape.is_array() || !offs.is_array() || offs.size() != 2)
-      bad(src, "invalid JSON in header: bad shape or data_offsets of '", key, "'");
+      malformed(src, "invalid JSON in header: bad shape or data_offsets of '", key, "'");
     Entry e{key,
             *type->dtype,
             {},
@@ -126,13 +124,13 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
             uint_of(offs[1], key, "data_offsets")};
     for (const json& d : shape) {
       uint64_t s = uint_of(d, key, "shape");
-      if (s > uint64_t(INT64_MAX)) bad(src, "shape of '", key, "' overflows");
+      if (s > uint64_t(INT64_MAX)) malformed(src, "shape of '", key, "' overflows");
       e.shape.push_back(int64_t(s));
     }
     entries.push_back(std::move(e));
   }
 
-  // The byte ranges must tile the data section exactly (spec 7.3 rule 5).
+  // The byte ranges must tile the data section exactly (docs/formats.md §4.3, rule 5).
   std::vector<Entry*> by_offset;
   for (Entry& e : entries) by_offset.push_back(&e);
   std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
@@ -141,32 +139,32 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
   uint64_t expect = 0;
   for (const Entry* e : by_offset) {
     if (e->begin != expect || e->end < e->begin)
-      bad(src, "invalid offset for tensor '", e->name, "': [", e->begin, ", ", e->end, ") where ",
-          expect,
-          " was expected (ranges must tile the data without holes or "
-          "overlaps)");
+      malformed(src, "invalid offset for tensor '", e->name, "': [", e->begin, ", ", e->end,
+                ") where ", expect,
+                " was expected (ranges must tile the data without holes or "
+                "overlaps)");
     uint64_t numel = 1, nbytes;
     for (int64_t s : e->shape)
       if (__builtin_mul_overflow(numel, uint64_t(s), &numel))
-        bad(src, "overflow computing buffer size of '", e->name, "'");
+        malformed(src, "overflow computing buffer size of '", e->name, "'");
     if (__builtin_mul_overflow(numel, uint64_t(element_size(e->dtype)), &nbytes))
-      bad(src, "overflow computing buffer size of '", e->name, "'");
+      malformed(src, "overflow computing buffer size of '", e->name, "'");
     // An empty tensor's strides are the product of its other sizes: that must
     // fit in int64 too.
     int64_t span = 1;
     for (int64_t s : e->shape)
       if (__builtin_mul_overflow(span, std::max<int64_t>(s, 1), &span))
-        bad(src, "shape ", e->shape, " of tensor '", e->name,
-            "' is too large (its strides overflow)");
+        malformed(src, "shape ", e->shape, " of tensor '", e->name,
+                  "' is too large (its strides overflow)");
     if (nbytes != e->end - e->begin)
-      bad(src, "invalid shape, data type, or offset for tensor '", e->name, "': ", e->shape, " ",
-          e->dtype, " needs ", nbytes, " bytes, the range holds ", e->end - e->begin);
+      malformed(src, "invalid shape, data type, or offset for tensor '", e->name, "': ", e->shape,
+                " ", e->dtype, " needs ", nbytes, " bytes, the range holds ", e->end - e->begin);
     expect = e->end;
   }
   uint64_t data_start = 8 + n;
   if (expect != src.size() - data_start)
-    bad(src, "incomplete metadata, file not fully covered: tensors end at byte ",
-        data_start + expect, " of ", src.size());
+    malformed(src, "incomplete metadata, file not fully covered: tensors end at byte ",
+              data_start + expect, " of ", src.size());
 
   std::sort(entries.begin(), entries.end(),
             [](const Entry& a, const Entry& b) { return a.name < b.name; });
@@ -183,12 +181,12 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
     if (e.dtype == DType::Bool)
       for (size_t i = 0; i < nbytes; ++i)
         if (uint8_t(s->data()[i]) > 1)
-          bad(src, "bool tensor '", e.name, "' holds byte ", int(s->data()[i]));
+          malformed(src, "bool tensor '", e.name, "' holds byte ", int(s->data()[i]));
     Tensor t;
     try {
       t = make_tensor(std::move(s), e.dtype, e.shape, wick::detail::contiguous_strides(e.shape));
     } catch (const Error& err) {
-      bad(src, "tensor '", e.name, "': ", err.what());
+      malformed(src, "tensor '", e.name, "': ", err.what());
     }
     if (options.floating_dtype && is_floating_point(t.dtype())) t = t.to(*options.floating_dtype);
     out.tensors.set(e.name, t);

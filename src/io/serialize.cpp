@@ -1,4 +1,4 @@
-// torch.save archives: loading (zip, legacy) and saving (spec sections 1, 3, 6).
+// torch.save archives: loading (zip, legacy) and saving (docs/formats.md §1, §3, §5 and §6).
 #include "wick/io/serialize.h"
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 
 #include "io/legacy.h"
 #include "io/pickle.h"
+#include "io/sniff.h"
 #include "io/zip.h"
 #include "wick/core/tensor.h"
 
@@ -21,12 +22,7 @@ using detail::ZipReader;
 
 namespace {
 
-template <class... A>
-[[noreturn]] void bad(const Source& src, A&&... a) {
-  throw FormatError(wick::detail::concat(src.name(), ": ", std::forward<A>(a)...));
-}
-
-// Reverses the bytes of each element (big-endian files, spec 1.3); complex
+// Reverses the bytes of each element (big-endian files, docs/formats.md §1.11); complex
 // numbers swap each of their two halves.
 void swap_bytes(std::byte* p, size_t nbytes, size_t esize) {
   for (size_t i = 0; i + esize <= nbytes; i += esize) std::reverse(p + i, p + i + esize);
@@ -133,27 +129,17 @@ Value finish(Value v, const LoadOptions& options) {
 void check_bools(const Source& src, const std::string& record, const std::byte* p, size_t n) {
   for (size_t i = 0; i < n; ++i)
     if (uint8_t(p[i]) > 1)
-      bad(src, "bool storage '", record, "' holds byte ", int(p[i]), " at element ", i,
-          " (bools must be 0 or 1)");
+      malformed(src, "bool storage '", record, "' holds byte ", int(p[i]), " at element ", i,
+                " (bools must be 0 or 1)");
 }
 
 // ---- zip archives -------------------------------------------------------------
 
 Value load_zip(const Source& src, const LoadOptions& options) {
   ZipReader zip(src);
-  if (zip.entries().empty()) bad(src, "the archive has no records");
-  // The prefix folder is whatever the first central-directory entry lives in.
-  const std::string& first = zip.entries().front().name;
-  size_t slash = first.find('/');
-  if (slash == std::string::npos)
-    bad(src, "record '", first,
-        "' is not in a folder (torch.save archives put every record in one)");
-  std::string prefix = first.substr(0, slash + 1);
-  for (const ZipEntry& e : zip.entries())
-    if (!e.name.starts_with(prefix))
-      bad(src, "record '", e.name, "' is outside the archive's folder '", prefix, "'");
+  const std::string prefix = zip.folder();
   if (zip.find(prefix + "constants.pkl"))
-    bad(src, "this is a TorchScript archive (torch.jit.save); wick loads torch.save files");
+    malformed(src, "this is a TorchScript archive (torch.jit.save); wick loads torch.save files");
 
   auto small = [&](const ZipEntry& e) {
     std::string s = zip.read_string(e);
@@ -162,7 +148,7 @@ Value load_zip(const Source& src, const LoadOptions& options) {
   };
   const ZipEntry* version = zip.find(prefix + ".data/version");
   if (!version) version = zip.find(prefix + "version");
-  if (!version) bad(src, "the archive has no 'version' record");
+  if (!version) malformed(src, "the archive has no 'version' record");
   {
     std::string v = small(*version);
     if (!v.empty() && v.back() == '\n') v.pop_back();
@@ -170,7 +156,7 @@ Value load_zip(const Source& src, const LoadOptions& options) {
                   std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
     int n = digits ? std::stoi(v) : -1;
     if (n < 1 || n > 10)
-      bad(src, "unsupported archive version '", v, "' (torch reads versions 1 to 10)");
+      malformed(src, "unsupported archive version '", v, "' (torch reads versions 1 to 10)");
   }
   bool big_endian = false;
   if (const ZipEntry* bo = zip.find(prefix + "byteorder")) {
@@ -178,10 +164,10 @@ Value load_zip(const Source& src, const LoadOptions& options) {
     if (s == "big")
       big_endian = true;
     else if (s != "little")
-      bad(src, "byteorder record says '", s, "' (expected little or big)");
+      malformed(src, "byteorder record says '", s, "' (expected little or big)");
   }
   const ZipEntry* pkl = zip.find(prefix + "data.pkl");
-  if (!pkl) bad(src, "the archive has no 'data.pkl' record");
+  if (!pkl) malformed(src, "the archive has no 'data.pkl' record");
   std::vector<std::byte> pickle(pkl->size);
   zip.read(*pkl, pickle.data());
   if (options.verify_crc) zip.check_crc(*pkl, pickle.data());
@@ -189,12 +175,12 @@ Value load_zip(const Source& src, const LoadOptions& options) {
   auto resolve = [&](const StorageRef& ref) -> std::shared_ptr<Storage> {
     std::string record = prefix + "data/" + ref.key;
     const ZipEntry* e = zip.find(record);
-    if (!e) bad(src, "record '", record, "' is missing");
+    if (!e) malformed(src, "record '", record, "' is missing");
     int64_t esize = ref.dtype ? element_size(*ref.dtype) : 1;
     if (int64_t(e->size) != ref.nbytes)
-      bad(src, "record '", record, "' holds ", e->size, " bytes, but the pickle expects ",
-          ref.nbytes, " (", ref.numel, " elements of ", esize, " bytes",
-          ref.dtype ? wick::detail::concat(", ", *ref.dtype) : std::string(), ")");
+      malformed(src, "record '", record, "' holds ", e->size, " bytes, but the pickle expects ",
+                ref.nbytes, " (", ref.numel, " elements of ", esize, " bytes",
+                ref.dtype ? wick::detail::concat(", ", *ref.dtype) : std::string(), ")");
     std::shared_ptr<Storage> s;
     uint64_t off = e->method == 0 ? zip.data_offset(*e) : 0;
     if (src.mapped() && e->method == 0 && !big_endian && off % 16 == 0) {
@@ -204,8 +190,11 @@ Value load_zip(const Source& src, const LoadOptions& options) {
       zip.read(*e, s->data());
     }
     if (options.verify_crc) zip.check_crc(*e, s->data());
+    // An untyped storage's element size is only known from the tensors that
+    // view it, so its bytes cannot be put in this machine's order here.
+    if (big_endian && !ref.dtype)
+      malformed(src, "big-endian untyped storage '", record, "' is not supported");
     if (big_endian && esize > 1) {
-      if (!ref.dtype) bad(src, "big-endian untyped storage '", record, "' is not supported");
       swap_bytes(s->data(), s->nbytes(), size_t(is_complex(*ref.dtype) ? esize / 2 : esize));
     }
     if (ref.dtype == DType::Bool) check_bools(src, record, s->data(), s->nbytes());
@@ -218,12 +207,17 @@ Value load_zip(const Source& src, const LoadOptions& options) {
 }
 
 Value load_source(const Source& src, const LoadOptions& options) {
-  unsigned char magic[4] = {};
-  if (src.size() >= 4) src.read(0, magic, 4, "file header");
-  if (src.size() >= 4 && std::memcmp(magic, "PK\x03\x04", 4) == 0) return load_zip(src, options);
-  if (src.size() >= 2 && magic[0] == 0x80)
-    return finish(detail::load_legacy(src, options.max_depth), options);
-  bad(src, "not a PyTorch checkpoint: it starts with neither a zip header nor a pickle");
+  switch (detail::sniff_format(src).value_or(Format::Safetensors)) {
+    case Format::PtZip:
+      return load_zip(src, options);
+    case Format::PtLegacy:
+      return finish(detail::load_legacy(src, options.max_depth), options);
+    case Format::Safetensors:
+      break;
+  }
+  malformed(src,
+            "not a PyTorch checkpoint: it starts with neither a zip header nor the legacy "
+            "format's magic number (a safetensors file loads with load_safetensors)");
 }
 
 // ---- saving -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// The safe unpickler (spec 2.2-2.7, 3.1-3.6). Every operand read is bounds
+// The safe unpickler (docs/formats.md §2.2–2.9). Every operand read is bounds
 // checked, every declared length is checked against the bytes that remain
 // before anything is allocated, and the only "calls" are the handlers below for
 // allow-listed globals.
@@ -115,7 +115,7 @@ constexpr StorageClass kStorageClasses[] = {
 // a message saying so instead of "not allowed".
 constexpr const char* kTorchOnly[] = {
     "torch.device", "builtins.set", "builtins.complex", "builtins.bytearray",
-    "collections.Counter", "torch._utils._rebuild_qtensor", "torch._utils._rebuild_sparse_tensor",
+    "torch._utils._rebuild_qtensor", "torch._utils._rebuild_sparse_tensor",
     "torch._utils._rebuild_sparse_csr_tensor", "torch._utils._rebuild_meta_tensor_no_storage",
     "torch._utils._rebuild_wrapper_subclass", "torch._tensor._rebuild_from_type_v2",
     "torch.serialization._get_layout", "torch.Tensor", "torch.storage.TypedStorage",
@@ -157,23 +157,6 @@ const char* opcode_name(uint8_t op) {
   for (const auto& o : kOpNames)
     if (o.op == op) return o.name;
   return "unknown opcode";
-}
-
-// A name from the file as it goes into a message: bytes outside printable
-// ASCII as \xNN, so that control characters (or terminal escapes) in a hostile
-// global name cannot hide or rewrite the message, and lookalike letters show.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += char(c);
-    } else {
-      out += "\\x";
-      out += "0123456789abcdef"[c >> 4];
-      out += "0123456789abcdef"[c & 15];
-    }
-  }
-  return out;
 }
 
 class Unpickler {
@@ -473,10 +456,11 @@ class Unpickler {
     bool looks_like_class = !name.empty() && name[0] >= 'A' && name[0] <= 'Z';
     if (module == "__main__" || module.starts_with("torch.nn.") ||
         module.starts_with("torch.optim") || (looks_like_class && !module.starts_with("builtins")))
-      fail(concat("the file holds a pickled Python object of class '", printable(full),
+      fail(concat("the file holds a pickled Python object of class '",
+                  printable(full, Printable::Ascii),
                   "', not only tensors and containers - was a whole model saved with "
                   "torch.save(model)? Save model.state_dict() instead and load that"));
-    fail(concat("unsupported global '", printable(full),
+    fail(concat("unsupported global '", printable(full, Printable::Ascii),
                 "': wick loads only tensors, storages, OrderedDicts and plain values, as "
                 "torch.load(weights_only=True) does"));
   }
@@ -606,6 +590,16 @@ class Unpickler {
           requires_grad = bool_arg(g, args, 4);
           check_empty_dict_arg(g, args, 5);
           if (args.size() == lo + 1) check_empty_dict_arg(g, args, lo);
+        }
+        // A typed bool storage was checked when it was read; an untyped one
+        // viewed as bool is checked here (any byte but 0 or 1 is undefined
+        // behaviour as a C++ bool).
+        if (dtype == DType::Bool && !s->dtype) {
+          const std::byte* p = s->storage->data();
+          for (size_t i = 0, n = s->storage->nbytes(); i < n; ++i)
+            if (uint8_t(p[i]) > 1)
+              fail(concat(g.name, ": untyped storage '", s->key, "' viewed as bool holds byte ",
+                          int(p[i]), " at ", i, " (bools must be 0 or 1)"));
         }
         Value t = rebuild_tensor(g, *s, dtype, offset, sizes, strides);
         if (requires_grad) set_requires_grad(g, t.as_tensor());

@@ -1,4 +1,4 @@
-// ZIP reading and writing for torch.save archives (spec 1.4-1.10).
+// ZIP reading and writing for torch.save archives (docs/formats.md §1.4–1.10).
 #include "io/zip.h"
 
 #include <zlib.h>
@@ -29,11 +29,6 @@ uint64_t le(const unsigned char* p, int n) {
   uint64_t v = 0;
   for (int i = 0; i < n; ++i) v |= uint64_t(p[i]) << (8 * i);
   return v;
-}
-
-template <class... A>
-[[noreturn]] void bad(const Source& src, A&&... a) {
-  throw FormatError(wick::detail::concat(src.name(), ": ", std::forward<A>(a)...));
 }
 
 }  // namespace
@@ -134,7 +129,8 @@ uint32_t crc32_of(const void* data, size_t n) {
 
 ZipReader::ZipReader(const Source& src) : src_(src) {
   const uint64_t size = src.size();
-  if (size < 22) bad(src, "not a zip archive: ", size, " bytes is too short for its end record");
+  if (size < 22)
+    malformed(src, "not a zip archive: ", size, " bytes is too short for its end record");
   // The end record sits in the last 22 + 65535 (comment) bytes.
   uint64_t tail_len = std::min<uint64_t>(size, 22 + 65535);
   std::vector<unsigned char> tail(tail_len);
@@ -147,7 +143,8 @@ ZipReader::ZipReader(const Source& src) : src_(src) {
       break;
     }
   }
-  if (at < 0) bad(src, "no end of central directory record: the archive is truncated or corrupt");
+  if (at < 0)
+    malformed(src, "no end of central directory record: the archive is truncated or corrupt");
   const unsigned char* e = &tail[size_t(at)];
   uint64_t end_pos = size - tail_len + uint64_t(at);
   uint64_t count = le(e + 10, 2), cd_size = le(e + 12, 4), cd_offset = le(e + 16, 4);
@@ -159,7 +156,7 @@ ZipReader::ZipReader(const Source& src) : src_(src) {
       uint64_t rec = le(loc + 8, 8);
       unsigned char z[56];
       src.read(rec, z, 56, "zip64 end of central directory");
-      if (le(z, 4) != kEnd64Sig) bad(src, "bad zip64 end record signature at byte ", rec);
+      if (le(z, 4) != kEnd64Sig) malformed(src, "bad zip64 end record signature at byte ", rec);
       count = le(z + 32, 8);
       cd_size = le(z + 40, 8);
       cd_offset = le(z + 48, 8);
@@ -167,10 +164,10 @@ ZipReader::ZipReader(const Source& src) : src_(src) {
     }
   }
   if (cd_offset > end_pos || cd_size > end_pos - cd_offset)
-    bad(src, "central directory [", cd_offset, ", ", cd_offset, " + ", cd_size,
-        ") is outside the archive (end records at byte ", end_pos, ")");
+    malformed(src, "central directory [", cd_offset, ", ", cd_offset, " + ", cd_size,
+              ") is outside the archive (end records at byte ", end_pos, ")");
   if (count > cd_size / 46)
-    bad(src, "central directory of ", cd_size, " bytes cannot hold ", count, " entries");
+    malformed(src, "central directory of ", cd_size, " bytes cannot hold ", count, " entries");
   std::vector<unsigned char> cd(cd_size);
   src.read(cd_offset, cd.data(), cd_size, "central directory");
 
@@ -178,7 +175,7 @@ ZipReader::ZipReader(const Source& src) : src_(src) {
   size_t p = 0;
   for (uint64_t i = 0; i < count; ++i) {
     if (cd_size - p < 46 || le(&cd[p], 4) != kCentralSig)
-      bad(src, "central directory entry ", i, " at byte ", cd_offset + p, " is corrupt");
+      malformed(src, "central directory entry ", i, " at byte ", cd_offset + p, " is corrupt");
     const unsigned char* h = &cd[p];
     ZipEntry z;
     z.flags = uint16_t(le(h + 8, 2));
@@ -189,24 +186,24 @@ ZipReader::ZipReader(const Source& src) : src_(src) {
     size_t name_len = le(h + 28, 2), extra_len = le(h + 30, 2), comment_len = le(h + 32, 2);
     z.header_offset = le(h + 42, 4);
     if (cd_size - p - 46 < name_len + extra_len + comment_len)
-      bad(src, "central directory entry ", i, " runs past the directory");
+      malformed(src, "central directory entry ", i, " runs past the directory");
     z.name.assign(reinterpret_cast<const char*>(h + 46), name_len);
     // Names go into error messages: control characters (terminal escapes)
     // there could hide or rewrite them, and no writer of checkpoints uses any.
     for (unsigned char c : z.name)
       if (c < 0x20 || c == 0x7f)
-        bad(src, "central directory entry ", i, " has a name with control character 0x",
-            "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
+        malformed(src, "central directory entry ", i, " has a name with control character 0x",
+                  "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
     // ZIP64 extra: the 64-bit values of the fields that hold 0xFFFFFFFF.
     const unsigned char* x = h + 46 + name_len;
     for (size_t k = 0; k + 4 <= extra_len;) {
       size_t id = le(x + k, 2), len = le(x + k + 2, 2);
-      if (k + 4 + len > extra_len) bad(src, "bad extra field in entry '", z.name, "'");
+      if (k + 4 + len > extra_len) malformed(src, "bad extra field in entry '", z.name, "'");
       if (id == 1) {
         size_t f = k + 4, fend = k + 4 + len;
         auto next = [&](uint64_t& v) {
           if (v != k32) return;
-          if (fend - f < 8) bad(src, "short zip64 extra field in entry '", z.name, "'");
+          if (fend - f < 8) malformed(src, "short zip64 extra field in entry '", z.name, "'");
           v = le(x + f, 8);
           f += 8;
         };
@@ -216,25 +213,40 @@ ZipReader::ZipReader(const Source& src) : src_(src) {
       }
       k += 4 + len;
     }
-    if (z.flags & 1) bad(src, "entry '", z.name, "' is encrypted");
+    if (z.flags & 1) malformed(src, "entry '", z.name, "' is encrypted");
     if (z.method != 0 && z.method != 8)
-      bad(src, "entry '", z.name, "' uses compression method ", z.method,
-          " (only stored and deflated records are supported)");
+      malformed(src, "entry '", z.name, "' uses compression method ", z.method,
+                " (only stored and deflated records are supported)");
     if (z.method == 0 && z.size != z.compressed_size)
-      bad(src, "stored entry '", z.name, "' has different sizes (", z.size, " and ",
-          z.compressed_size, ")");
+      malformed(src, "stored entry '", z.name, "' has different sizes (", z.size, " and ",
+                z.compressed_size, ")");
     src.check_range(z.header_offset, 30, "local header of '" + z.name + "'");
     if (z.compressed_size > src.size())
-      bad(src, "entry '", z.name, "' claims ", z.compressed_size, " bytes, more than the file");
+      malformed(src, "entry '", z.name, "' claims ", z.compressed_size,
+                " bytes, more than the file");
     // Callers allocate e.size before inflating: bound it here by what deflate
     // can expand to (~1032:1), so a tiny file cannot ask for terabytes.
     if (z.method == 8 && z.size / 1032 > z.compressed_size + 1)
-      bad(src, "deflated entry '", z.name, "' claims ", z.size, " bytes from ", z.compressed_size,
-          " compressed (more than deflate can expand to)");
+      malformed(src, "deflated entry '", z.name, "' claims ", z.size, " bytes from ",
+                z.compressed_size, " compressed (more than deflate can expand to)");
     index_.emplace(z.name, entries_.size());
     entries_.push_back(std::move(z));
     p += 46 + name_len + extra_len + comment_len;
   }
+}
+
+std::string ZipReader::folder() const {
+  if (entries_.empty()) malformed(src_, "the archive has no records");
+  const std::string& first = entries_.front().name;
+  const size_t slash = first.find('/');
+  if (slash == std::string::npos)
+    malformed(src_, "record '", first,
+              "' is not in a folder (torch.save archives put every record in one)");
+  std::string prefix = first.substr(0, slash + 1);
+  for (const ZipEntry& e : entries_)
+    if (!e.name.starts_with(prefix))
+      malformed(src_, "record '", e.name, "' is outside the archive's folder '", prefix, "'");
+  return prefix;
 }
 
 const ZipEntry* ZipReader::find(std::string_view name) const {
@@ -246,14 +258,15 @@ uint64_t ZipReader::data_offset(const ZipEntry& e) const {
   unsigned char h[30];
   src_.read(e.header_offset, h, 30, "local header of '" + e.name + "'");
   if (le(h, 4) != kLocalSig)
-    bad(src_, "no local header for '", e.name, "' at byte ", e.header_offset);
+    malformed(src_, "no local header for '", e.name, "' at byte ", e.header_offset);
   uint64_t name_len = le(h + 26, 2), extra_len = le(h + 28, 2);
   if (name_len != e.name.size())
-    bad(src_, "local header name of '", e.name, "' differs from the central directory");
+    malformed(src_, "local header name of '", e.name, "' differs from the central directory");
   std::string name(name_len, '\0');
   src_.read(e.header_offset + 30, name.data(), name_len, "local header name");
   if (name != e.name)
-    bad(src_, "local header name '", name, "' differs from the central directory ('", e.name, "')");
+    malformed(src_, "local header name '", name, "' differs from the central directory ('", e.name,
+              "')");
   uint64_t off = e.header_offset + 30 + name_len + extra_len;
   src_.check_range(off, e.compressed_size, "data of '" + e.name + "'");
   return off;
@@ -265,7 +278,8 @@ void ZipReader::read(const ZipEntry& e, void* dst) const {
   // Deflate expands at most ~1032:1; anything beyond is a corrupt header, and
   // refusing it early keeps a tiny file from asking for huge allocations.
   if (e.size / 1032 > e.compressed_size + 1)
-    bad(src_, "deflated record '", e.name, "' claims ", e.size, " bytes from ", e.compressed_size);
+    malformed(src_, "deflated record '", e.name, "' claims ", e.size, " bytes from ",
+              e.compressed_size);
   std::vector<unsigned char> in(e.compressed_size);
   src_.read(off, in.data(), in.size(), "data of '" + e.name + "'");
   z_stream zs{};
@@ -288,12 +302,13 @@ void ZipReader::read(const ZipEntry& e, void* dst) const {
   uint64_t produced = zs.total_out;
   inflateEnd(&zs);
   if (rc != Z_STREAM_END || produced != e.size)
-    bad(src_, "deflated record '", e.name, "' is corrupt (inflated ", produced, " of ", e.size,
-        " bytes)");
+    malformed(src_, "deflated record '", e.name, "' is corrupt (inflated ", produced, " of ",
+              e.size, " bytes)");
 }
 
 std::string ZipReader::read_string(const ZipEntry& e) const {
-  if (e.size > (1u << 20)) bad(src_, "record '", e.name, "' is too large (", e.size, " bytes)");
+  if (e.size > (1u << 20))
+    malformed(src_, "record '", e.name, "' is too large (", e.size, " bytes)");
   std::string s(e.size, '\0');
   read(e, s.data());
   return s;
@@ -302,8 +317,8 @@ std::string ZipReader::read_string(const ZipEntry& e) const {
 void ZipReader::check_crc(const ZipEntry& e, const void* data) const {
   uint32_t c = crc32_of(data, e.size);
   if (c != e.crc)
-    bad(src_, "CRC-32 mismatch in record '", e.name, "': the archive says ", std::hex, e.crc,
-        ", the data has ", c, std::dec, " (the file is corrupt)");
+    malformed(src_, "CRC-32 mismatch in record '", e.name, "': the archive says ", std::hex, e.crc,
+              ", the data has ", c, std::dec, " (the file is corrupt)");
 }
 
 // ---- writing --------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Tests of the `wick` command-line program against notes/cli-spec.md (issue 5).
+"""Tests of the `wick` command-line program against docs/cli.md.
 
     cli_test.py GROUP WICK WORKDIR
 
@@ -151,7 +151,7 @@ def shape_text(shape):
 
 
 def json_value(v):
-    """The spec's JSON mapping of a non-tensor leaf."""
+    """The JSON mapping of a non-tensor leaf (docs/cli.md §6.3)."""
     if isinstance(v, float):
         if math.isnan(v):
             return 'nan'

@@ -211,6 +211,12 @@ TEST(IoPickle, ParameterSizeBytesAndV3) {
   Value t3 = unpickle(v3);
   EXPECT_EQ(t3.as_tensor().dtype(), DType::Int32);
   EXPECT_EQ(t3.as_tensor().numel(), 2);
+  // Viewed as bool, an untyped storage must hold only 0 and 1 (this one holds
+  // bytes 0, 1, 2, ...).
+  std::string v3_bool = v3;
+  v3_bool.replace(v3_bool.find("int32"), 5, "bool");
+  std::string e = error_of(v3_bool);
+  EXPECT_NE(e.find("viewed as bool holds byte 2 at 2"), std::string::npos) << e;
 }
 
 TEST(IoPickle, RefusesUnknownGlobals) {

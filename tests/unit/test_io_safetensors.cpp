@@ -1,6 +1,6 @@
 // safetensors: the reference file (safetensors 0.8.0) loads and re-saves byte for
-// byte, the writer matches spec 7.2's example, and every validation rule of spec
-// 7.3 holds.
+// byte, the writer matches the example of docs/formats.md §4.4, and every validation
+// rule of docs/formats.md §4.3 holds.
 #include <gtest/gtest.h>
 
 #include <cstring>

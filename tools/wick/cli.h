@@ -68,8 +68,6 @@ Checkpoint read_checkpoint(const std::string& path);
 std::string shape_str(const Shape& s);
 /// "242.2 KiB" (binary units, one decimal; "512 B" below 1 KiB).
 std::string human_bytes(uint64_t n);
-/// `s` with control characters escaped as \xNN, safe to print on a terminal.
-std::string printable(const std::string& s);
 
 /// A subcommand: its parser, and what runs when it was given (returns the
 /// exit code).

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const FileError& e) {
-    return error(printable(e.file) + ": " + e.what());
+    return error(wick::printable(e.file) + ": " + e.what());
   } catch (const UsageError& e) {
     return error(std::string(e.what()) + " (see 'wick " + e.command + " --help')");
   } catch (const std::bad_alloc&) {
