@@ -5,7 +5,7 @@ and prints a Markdown table of every figure and the ratios.
     /usr/bin/python3 bench/compare_pytorch.py --bin build/bin --quick    # ~2 minutes
     /usr/bin/python3 bench/compare_pytorch.py --rows seed-net --threads 1,2 --rounds 5
 
-Rows (issue 7), each at every thread count of --threads (io and mapped open
+Rows, each at every thread count of --threads (io and mapped open
 use the machine's default):
   seed-net  the recipe's Net: training step at batch 4 and 64, inference at
             batch 1 and 64: `wick bench seed-net` vs PyTorch 1.13 from Python
@@ -94,18 +94,6 @@ def seed_net(batch, steps, warmup):
             "output_sum": out.sum().item()}
 
 
-def state_dict(mib):
-    # As `wick bench io`: 2048x2048 float32 tensors, a remainder as fewer rows.
-    sd, left, i = {}, mib * (1 << 20) // 4, 0
-    while left > 0:
-        rows = min(2048 * 2048, left) // 2048
-        left -= rows * 2048
-        sd["layer%d.weight" % i] = (torch.arange(rows * 2048, dtype=torch.float32) % 1000
-                                    * 0.001 + i).view(rows, 2048)
-        i += 1
-    return sd
-
-
 LOAD = (
     "import sys,time,torch\n"
     "def status(key):\n"
@@ -121,14 +109,15 @@ for line in sys.stdin:
     if cmd["op"] == "seed-net":
         r = seed_net(cmd["batch"], cmd["steps"], cmd["warmup"])
     elif cmd["op"] == "save":
-        sd = sds.setdefault(cmd["mib"], state_dict(cmd["mib"]))
+        # The tensors `wick bench io` saves, from its --save-reference file.
+        sd = sds.setdefault(cmd["ref"], torch.load(cmd["ref"]))
         if os.path.exists(cmd["path"]):
             os.remove(cmd["path"])  # a new file, as `wick bench io` writes
         t0 = time.perf_counter()
         torch.save(sd, cmd["path"])
         r = {"seconds": time.perf_counter() - t0}
     elif cmd["op"] == "load":
-        # A fresh process, so the peak memory is the load's (as io_bench.py).
+        # A fresh process, so the peak memory is the load's (as `wick bench io`).
         with open(cmd["path"], "rb") as f:
             while f.read(1 << 24):
                 pass
@@ -157,6 +146,33 @@ class TorchWorker:
     def close(self):
         self.proc.stdin.close()
         self.proc.wait()
+
+
+def machine():
+    """The CPU and the OpenBLAS kernels every side uses (wick opens the same
+    libopenblas.so.0 that Debian's PyTorch and libtorch link), asked in a
+    child process so that this one does not start OpenBLAS's threads."""
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    probe = ("import ctypes; b = ctypes.CDLL('libopenblas.so.0'); "
+             "b.openblas_get_corename.restype = b.openblas_get_config.restype = ctypes.c_char_p; "
+             "print(b.openblas_get_corename().decode(), '|', b.openblas_get_config().decode())")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    blas = r.stdout.strip() if r.returncode == 0 else "OpenBLAS not found"
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "unset")
+    return (f"CPU: {cpu}, {os.cpu_count()} cores; OpenBLAS kernels: {blas}; "
+            f"OPENBLAS_CORETYPE={coretype} (the same for every side)")
+
+
+def run_json_or_empty(cmd):
+    """Runs a command that prints nothing on success."""
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"compare_pytorch.py: {' '.join(cmd)} failed ({r.returncode}): {r.stderr}")
 
 
 def run_json(cmd, threads=None):
@@ -267,7 +283,7 @@ def kernel_rows(wick, pt, threads):
     return rows
 
 
-# ---- the issue's rows --------------------------------------------------------
+# ---- the rows with targets -----------------------------------------------------
 
 def med(xs):
     return statistics.median(xs) if xs else None
@@ -296,7 +312,7 @@ def main():
                              "are (default: build/bin)")
     parser.add_argument("--rows", default="seed-net,io,mmap,sgemm",
                         help="comma-separated: seed-net, io, mmap, sgemm, kernels "
-                             "(default: the issue's rows, seed-net,io,mmap,sgemm)")
+                             "(default: the rows with targets, seed-net,io,mmap,sgemm)")
     parser.add_argument("--threads", default="1,2",
                         help="comma-separated thread counts (default: 1,2)")
     parser.add_argument("--rounds", type=int, default=5,
@@ -344,12 +360,17 @@ def main():
         # thread count once, when torch loads it.
         os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(
             max(threads_list))
-    import torch  # the issue's rows run in the workers
+    import torch  # the rows with targets run in the workers
 
     load_before = os.getloadavg()[0]
     workers = {t: TorchWorker(t) for t in threads_list}
     io_dir = args.dir or tempfile.mkdtemp(prefix="wick-compare-")
     os.makedirs(io_dir, exist_ok=True)
+    # Every side saves the same tensors: the state_dict `wick bench io` builds,
+    # written once for PyTorch and libtorch to load before timing their saves.
+    io_ref = os.path.join(io_dir, "reference.pt")
+    if "io" in rows_wanted:
+        run_json_or_empty([wick, "bench", "io", "--mib", str(IO_MIB), "--save-reference", io_ref])
     # results[key][side] = list of figures over rounds
     res = {}
 
@@ -400,7 +421,7 @@ def main():
                 worker = workers[max(threads_list)]
                 saves, loads, rss = [], [], []
                 for _ in range(IO_REPEATS):
-                    saves.append(worker.ask(op="save", path=pt_path, mib=IO_MIB)["seconds"])
+                    saves.append(worker.ask(op="save", path=pt_path, ref=io_ref)["seconds"])
                     r = worker.ask(op="load", path=pt_path)
                     loads.append(r["seconds"])
                     rss.append(r["peak_rss_added"] / (1 << 20))
@@ -415,7 +436,7 @@ def main():
                 lt_path = os.path.join(io_dir, "libtorch.pt")
                 saves, loads, rss = [], [], []
                 for _ in range(IO_REPEATS):
-                    saves.append(run_json([libtorch_io, "save", lt_path, str(IO_MIB)])["seconds"])
+                    saves.append(run_json([libtorch_io, "save", lt_path, io_ref])["seconds"])
                     with open(lt_path, "rb") as f:  # from the page cache, as the others
                         while f.read(1 << 24):
                             pass
@@ -447,9 +468,12 @@ def main():
                 add(("sgemm", t), "openblas", o["seconds"])
     for w in workers.values():
         w.close()
+    if os.path.exists(io_ref):
+        os.remove(io_ref)
     if not args.dir:
         os.rmdir(io_dir)
 
+    print(machine())
     print(f"PyTorch {torch.__version__} (Python) and libtorch "
           f"{'(bench/libtorch_seed_net)' if libtorch else '(not built)'}; "
           f"{args.rounds} rounds, medians; seed-net {args.steps} steps after {args.warmup} "

@@ -3,8 +3,9 @@
 // torch::pickle_save and torch::pickle_load (both work on a byte buffer; the
 // file write and read are part of the timed work).
 //
-//   libtorch_io save PATH MIB   build a MIB-sized state_dict of 2048x2048 float32
-//                               tensors (as `wick bench io`), save it to PATH
+//   libtorch_io save PATH REF   load the state_dict in REF (untimed; the file
+//                               `wick bench io --save-reference` writes), then
+//                               save it to PATH
 //   libtorch_io load PATH       load PATH (run in a fresh process)
 //
 // Prints one JSON object: the seconds of the save or load and, for load, the
@@ -42,15 +43,10 @@ int main(int argc, char** argv) {
   const std::string cmd = argc > 2 ? argv[1] : "";
   if (cmd == "save" && argc == 4) {
     const std::string path = argv[2];
-    c10::Dict<std::string, torch::Tensor> sd;
-    int64_t left = std::stoll(argv[3]) * (int64_t(1) << 20) / 4;
-    for (int i = 0; left > 0; ++i) {
-      int64_t rows = std::min(int64_t(2048) * 2048, left) / 2048;
-      left -= rows * 2048;
-      sd.insert(
-          "layer" + std::to_string(i) + ".weight",
-          (torch::arange(rows * 2048, torch::kFloat32).fmod(1000) * 0.001 + i).view({rows, 2048}));
-    }
+    std::ifstream ref(argv[3], std::ios::binary);
+    std::vector<char> ref_bytes((std::istreambuf_iterator<char>(ref)),
+                                std::istreambuf_iterator<char>());
+    torch::IValue sd = torch::pickle_load(ref_bytes);
     std::remove(path.c_str());  // a new file, as `wick bench io` writes
     auto t0 = Clock::now();
     std::vector<char> bytes = torch::pickle_save(sd);
@@ -73,6 +69,6 @@ int main(int argc, char** argv) {
                 check);
     return 0;
   }
-  std::fprintf(stderr, "usage: libtorch_io save PATH MIB | load PATH\n");
+  std::fprintf(stderr, "usage: libtorch_io save PATH REF | load PATH\n");
   return 2;
 }

@@ -1,6 +1,6 @@
 // Internal: elementwise CPU kernels (arithmetic, unary functions, comparisons,
 // where, fused helpers for backward rules). No autograd, no argument checks
-// beyond internal invariants: src/autograd/math.cpp checks dtypes and shapes
+// beyond internal invariants: src/ops/elementwise.cpp checks dtypes and shapes
 // and allocates outputs, then calls these.
 //
 // Inputs are broadcast to the output's sizes; any operand may be strided. The

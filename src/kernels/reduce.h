@@ -1,6 +1,6 @@
 // Internal: reduction CPU kernels (sum/mean over dims, max/argmax) and the
 // scatter that routes max's gradient back to the chosen elements. No autograd
-// and no argument checks beyond internal invariants: src/autograd/math.cpp
+// and no argument checks beyond internal invariants: src/ops/reduce.cpp
 // checks dims and dtypes and allocates the contiguous outputs.
 #pragma once
 

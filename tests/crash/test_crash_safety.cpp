@@ -1,4 +1,4 @@
-// Crash safety of wick's saves (issue 8): a save killed with SIGKILL at any
+// Crash safety of wick's saves: a save killed with SIGKILL at any
 // moment, or stopped by a full disk, never costs the previous checkpoint.
 //
 // The saves run in crash_saver (a separate process, so it can be killed); this

@@ -15,7 +15,7 @@
 //
 // Tolerance ("tol" cases): an element passes when
 //     |got - expected| <= rtol * max(|expected|, scale)
-// with rtol = 1e-5 for float32 (the "1e-5 relative"; float64: 1e-10).
+// with rtol = 1e-5 for float32 (float64: 1e-10).
 // `scale` comes from the generator: 1 for elementwise ops, which makes the
 // test relative above 1 and absolute (1e-5) below; for ops that add up many
 // terms it is the magnitude of those terms (the same op on |inputs| in

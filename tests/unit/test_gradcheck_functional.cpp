@@ -1,5 +1,5 @@
 // Finite-difference gradient checks (float64) of every function in
-// wick/autograd/functional.h over its main parameter combinations.
+// wick/nn/functional/*.h over its main parameter combinations.
 #include <gtest/gtest.h>
 
 #include "wick/autograd/gradcheck.h"

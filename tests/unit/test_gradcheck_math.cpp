@@ -1,5 +1,5 @@
 // Finite-difference gradient checks (float64) for every differentiable op of
-// wick/autograd/math.h, on broadcast, expanded and non-contiguous inputs, plus
+// wick/ops/*.h, on broadcast, expanded and non-contiguous inputs, plus
 // hand-checked gradients at the points finite differences cannot judge (ties,
 // relu and abs at 0).
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// wick's thread pool (src/core/parallel.cpp): every index is visited once,
+// wick's thread pool (src/core/thread_pool.cpp): every index is visited once,
 // nested and concurrent regions, exceptions from workers, use after fork().
 #include <gtest/gtest.h>
 #include <sys/wait.h>

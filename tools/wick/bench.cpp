@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "seed_net.h"  // tests/seed_net.h: the recipe's Net, as the tests check it against PyTorch
 #include "wick/wick.h"
 
 namespace wick::cli {
@@ -42,26 +43,6 @@ double median(std::vector<double> v) {
 
 // ---- seed-net ----------------------------------------------------------------
 
-// The recipe's Net ("What is a state_dict"), as tests/seed_net.h has it.
-struct Net : nn::Module {
-  nn::Conv2d& conv1 = register_module("conv1", nn::Conv2d(3, 6, 5));
-  nn::MaxPool2d& pool = register_module("pool", nn::MaxPool2d(2, 2));
-  nn::Conv2d& conv2 = register_module("conv2", nn::Conv2d(6, 16, 5));
-  nn::Linear& fc1 = register_module("fc1", nn::Linear(16 * 5 * 5, 120));
-  nn::Linear& fc2 = register_module("fc2", nn::Linear(120, 84));
-  nn::Linear& fc3 = register_module("fc3", nn::Linear(84, 10));
-
-  std::string name() const override { return "Net"; }
-  Tensor forward(const Tensor& input) override {
-    Tensor x = pool(relu(conv1(input)));
-    x = pool(relu(conv2(x)));
-    x = x.view({-1, 16 * 5 * 5});
-    x = relu(fc1(x));
-    x = relu(fc2(x));
-    return fc3(x);
-  }
-};
-
 struct SeedNetOptions {
   int64_t batch = 4;
   int threads = 0;  // 0: leave wick's default
@@ -72,10 +53,11 @@ struct SeedNetOptions {
 int run_seed_net(const SeedNetOptions& o) {
   if (o.batch < 1) throw UsageError("bench seed-net", "--batch must be at least 1");
   if (o.steps < 1) throw UsageError("bench seed-net", "--steps must be at least 1");
-  if (o.threads < 0) throw UsageError("bench seed-net", "--threads must be at least 1");
+  if (o.threads < 0)
+    throw UsageError("bench seed-net", "--threads must not be negative (0: wick's default)");
   if (o.threads > 0) set_num_threads(o.threads);
   manual_seed(0);
-  Net net;
+  testing::SeedNet net;
   optim::SGD opt(net.parameters(), {.lr = 0.01, .momentum = 0.9});
   Tensor images = randn({o.batch, 3, 32, 32});
   Tensor labels = randint(0, 10, {o.batch});
@@ -132,14 +114,18 @@ struct IoOptions {
   int rounds = 3;
   bool fsync = false;
   bool mapped_only = false;
+  // Write the state_dict to this .pt file and stop.
+  std::string save_reference;
   // Internal: load this file in this fresh process and print "seconds peak".
   std::string load_child;
 };
 
 // `mib` MiB of float32 as 2048x2048 tensors; a remainder below 16 MiB is one
-// tensor of fewer rows.
+// tensor of fewer rows. The one definition of the benchmark's state_dict: the
+// PyTorch and libtorch sides of bench/compare_pytorch.py load it from the file
+// --save-reference writes.
 Dict state_dict(int64_t mib) {
-  Dict d(true);
+  Dict d;  // a plain dict: libtorch's pickle_load (1.13) cannot read an OrderedDict
   const int64_t cols = 2048, per = 2048 * cols;
   int64_t left = mib * (int64_t(1) << 20) / 4;
   for (int i = 0; left > 0; ++i) {
@@ -244,6 +230,10 @@ double mapped_open_s(const std::string& path) {
 int run_io(const IoOptions& o) {
   if (!o.load_child.empty()) return run_load_child(o.load_child);
   if (o.mib < 1) throw UsageError("bench io", "--mib must be at least 1");
+  if (!o.save_reference.empty()) {
+    about(o.save_reference, [&] { io::save(Value(state_dict(o.mib)), o.save_reference); });
+    return kExitOk;
+  }
   if (o.rounds < 1) throw UsageError("bench io", "--rounds must be at least 1");
   const bool own_dir = o.dir.empty();
   fs::path dir = own_dir ? fs::temp_directory_path() / ("wick-bench-io-" + std::to_string(getpid()))
@@ -358,6 +348,8 @@ Command add_bench(CLI::App& app) {
   io_cmd->add_flag("--fsync", io->fsync, "fsync each saved file");
   io_cmd->add_flag("--mapped-only", io->mapped_only,
                    "only write the .pt file once and time its mapped open");
+  io_cmd->add_option("--save-reference", io->save_reference,
+                     "only write the state_dict to this .pt file (what other sides load)");
   io_cmd->add_option("--load-child", io->load_child)->group("");
 
   return {cmd, [=]() -> int {
