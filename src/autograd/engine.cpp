@@ -250,6 +250,18 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   return execute(nodes, g, retain_graph, capture);
 }
 
+void zero_grad(const std::vector<Tensor>& tensors, bool set_to_none) {
+  NoGradGuard no_grad;
+  for (const Tensor& t : tensors) {
+    Tensor g = t.grad();
+    if (!g.defined()) continue;
+    if (set_to_none)
+      t.set_grad(Tensor());
+    else
+      g.zero_();
+  }
+}
+
 void check_inplace(const Tensor& t, const char* op) {
   if (!GradMode::is_enabled() || !t.requires_grad()) return;
   if (t.is_leaf())

@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "core/format.h"
+#include "core/ordered_index.h"
 
 namespace wick {
 
@@ -349,11 +350,7 @@ void Dict::set(Value key, Value value) {
 bool Dict::erase(const Value& key) {
   auto it = index_.find(key_id(key));
   if (it == index_.end()) return false;
-  size_t pos = it->second;
-  index_.erase(it);
-  items_.erase(items_.begin() + std::ptrdiff_t(pos));
-  for (auto& [id, i] : index_)
-    if (i > pos) --i;
+  detail::erase_ordered(index_, items_, it);
   return true;
 }
 

@@ -43,29 +43,16 @@ void parse_magic(const uint8_t* p, const std::string& name, Header& h, int& ndim
                 hex(be32(p), 8),
                 " at byte offset 0 (an IDX file starts with two zero bytes, a type code "
                 "and the number of dimensions)");
-  switch (p[2]) {
-    case 0x08:
-      h.dtype = DType::UInt8;
-      break;
-    case 0x09:
-      h.dtype = DType::Int8;
-      break;
-    case 0x0B:
-      h.dtype = DType::Int16;
-      break;
-    case 0x0C:
-      h.dtype = DType::Int32;
-      break;
-    case 0x0D:
-      h.dtype = DType::Float32;
-      break;
-    case 0x0E:
-      h.dtype = DType::Float64;
-      break;
-    default:
-      throw FormatError("load_idx: '" + name + "': unknown element type code " + hex(p[2], 2) +
-                        " at byte offset 2 (expected 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e)");
-  }
+  // The type codes of the format, in code order.
+  constexpr std::pair<uint8_t, DType> kTypes[] = {{0x08, DType::UInt8},   {0x09, DType::Int8},
+                                                  {0x0B, DType::Int16},   {0x0C, DType::Int32},
+                                                  {0x0D, DType::Float32}, {0x0E, DType::Float64}};
+  const auto* type = std::find_if(std::begin(kTypes), std::end(kTypes),
+                                  [&](const auto& t) { return t.first == p[2]; });
+  if (type == std::end(kTypes))
+    throw FormatError("load_idx: '" + name + "': unknown element type code " + hex(p[2], 2) +
+                      " at byte offset 2 (expected 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e)");
+  h.dtype = type->second;
   ndims = p[3];
   WICK_CHECK_AS(FormatError, ndims >= 1, "load_idx: '", name,
                 "': zero dimensions declared at byte offset 3");

@@ -279,16 +279,27 @@ class Unpickler {
     uint64_t weight = 1;
   };
   uint64_t max_weight() const { return std::max<uint64_t>(uint64_t(n_) * 16, 1u << 20); }
-  uint64_t weight_of(const Value& v) const {
+  // What is tracked of a value: a scalar has depth 0 and weight 1, a
+  // container not seen yet (a fresh one) depth 1 and weight 1.
+  Info info_of(const Value& v) const {
     const void* id = container_id(v);
-    if (!id) return 1;
+    if (!id) return Info{0, false, 1};
     auto it = info_.find(id);
-    return it == info_.end() ? 1 : it->second.weight;
+    return it == info_.end() ? Info{} : it->second;
   }
-  uint64_t weight_of(const Obj& o) const {
-    if (auto* v = std::get_if<Value>(&o)) return weight_of(*v);
-    if (auto* t = std::get_if<std::shared_ptr<ObjTuple>>(&o)) return (*t)->weight;
-    return 1;
+  Info info_of(const Obj& o) const {
+    if (auto* v = std::get_if<Value>(&o)) return info_of(*v);
+    if (auto* t = std::get_if<std::shared_ptr<ObjTuple>>(&o))
+      return Info{(*t)->depth, false, (*t)->weight};
+    return Info{0, false, 1};
+  }
+  template <class X>
+  uint64_t weight_of(const X& x) const {
+    return info_of(x).weight;
+  }
+  template <class X>
+  size_t depth_of(const X& x) const {
+    return info_of(x).depth;
   }
   void check_weight(uint64_t w) const {
     if (w > max_weight())
@@ -299,17 +310,6 @@ class Unpickler {
     if (v.is_list() || v.is_tuple()) return &v.as_sequence();
     if (v.is_dict()) return &v.as_dict();
     return nullptr;
-  }
-  size_t depth_of(const Value& v) const {
-    const void* id = container_id(v);
-    if (!id) return 0;
-    auto it = info_.find(id);
-    return it == info_.end() ? 1 : it->second.depth;
-  }
-  size_t depth_of(const Obj& o) const {
-    if (auto* v = std::get_if<Value>(&o)) return depth_of(*v);
-    if (auto* t = std::get_if<std::shared_ptr<ObjTuple>>(&o)) return (*t)->depth;
-    return 0;
   }
   void track(const Value& v, size_t depth, uint64_t weight = 1) {
     if (depth > opt_.max_depth) fail(concat("nesting deeper than ", opt_.max_depth, " levels"));
@@ -336,25 +336,18 @@ class Unpickler {
     if (v->is_dict()) v->as_dict().clear();
   }
 
-  Value& target_dict(size_t below) {
-    // The dict that SETITEM(S) fills sits `below` entries under the top.
+  // The dict that SETITEM(S) fills, or the list that APPEND(S) fills: it
+  // sits `below` entries under the top of the stack.
+  Value& target(size_t below, ValueKind kind) {
+    const bool dict = kind == ValueKind::Dict;
     if (stack_.size() < below + 1 || stack_.size() - below - 1 < base())
-      fail("no dict on the stack to set items in");
+      fail(dict ? "no dict on the stack to set items in" : "no list on the stack to append to");
     Obj& o = stack_[stack_.size() - below - 1];
     auto* v = std::get_if<Value>(&o);
-    if (!v || !v->is_dict())
-      fail(concat("setting items in a ", v ? v->type_name() : std::string("non-value"),
-                  " (only dicts take items)"));
-    return *v;
-  }
-  Value& target_list(size_t below) {
-    if (stack_.size() < below + 1 || stack_.size() - below - 1 < base())
-      fail("no list on the stack to append to");
-    Obj& o = stack_[stack_.size() - below - 1];
-    auto* v = std::get_if<Value>(&o);
-    if (!v || !v->is_list())
-      fail(concat("appending to a ", v ? v->type_name() : std::string("non-value"),
-                  " (only lists take appends)"));
+    if (!v || v->kind() != kind)
+      fail(concat(dict ? "setting items in a " : "appending to a ",
+                  v ? v->type_name() : std::string("non-value"),
+                  dict ? " (only dicts take items)" : " (only lists take appends)"));
     return *v;
   }
   void set_item(Value& dict, Obj&& key, Obj&& value) {
@@ -482,18 +475,20 @@ class Unpickler {
     if (!v) fail(concat(g.name, ": argument ", arg_name(g.id, i), " has the wrong type"));
     return *v;
   }
-  int64_t int_arg(const GlobalObj& g, const std::vector<Obj>& args, size_t i) {
+  // Argument i, which must be of `kind` ("must be an int, not str").
+  const Value& kind_arg(const GlobalObj& g, const std::vector<Obj>& args, size_t i,
+                        ValueKind kind) {
     const Value& v = value_arg(g, args, i);
-    if (!v.is_int())
-      fail(
-          concat(g.name, ": argument ", arg_name(g.id, i), " must be an int, not ", v.type_name()));
-    return v.as_int();
+    if (v.kind() != kind)
+      fail(concat(g.name, ": argument ", arg_name(g.id, i), " must be ",
+                  kind == ValueKind::Int ? "an " : "a ", kind_name(kind), ", not ", v.type_name()));
+    return v;
+  }
+  int64_t int_arg(const GlobalObj& g, const std::vector<Obj>& args, size_t i) {
+    return kind_arg(g, args, i, ValueKind::Int).as_int();
   }
   Shape shape_arg(const GlobalObj& g, const std::vector<Obj>& args, size_t i) {
-    const Value& v = value_arg(g, args, i);
-    if (!v.is_tuple())
-      fail(concat(g.name, ": argument ", arg_name(g.id, i), " must be a tuple, not ",
-                  v.type_name()));
+    const Value& v = kind_arg(g, args, i, ValueKind::Tuple);
     Shape s;
     for (const Value& x : v.as_tuple()) {
       if (!x.is_int())
@@ -503,17 +498,10 @@ class Unpickler {
     return s;
   }
   bool bool_arg(const GlobalObj& g, const std::vector<Obj>& args, size_t i) {
-    const Value& v = value_arg(g, args, i);
-    if (!v.is_bool())
-      fail(
-          concat(g.name, ": argument ", arg_name(g.id, i), " must be a bool, not ", v.type_name()));
-    return v.as_bool();
+    return kind_arg(g, args, i, ValueKind::Bool).as_bool();
   }
   void check_empty_dict_arg(const GlobalObj& g, const std::vector<Obj>& args, size_t i) {
-    const Value& v = value_arg(g, args, i);
-    if (!v.is_dict())
-      fail(
-          concat(g.name, ": argument ", arg_name(g.id, i), " must be a dict, not ", v.type_name()));
+    const Value& v = kind_arg(g, args, i, ValueKind::Dict);
     // Backward hooks are dropped by torch too (with a warning); lazy conj/neg
     // bits and Parameter attributes are state wick cannot hold.
     if (!v.as_dict().empty() && std::string_view(arg_name(g.id, i)) != "backward_hooks")
@@ -811,13 +799,13 @@ class Unpickler {
       case 's': {  // SETITEM
         require(3);
         Obj v = pop(), k = pop();
-        set_item(target_dict(0), std::move(k), std::move(v));
+        set_item(target(0, ValueKind::Dict), std::move(k), std::move(v));
         return false;
       }
       case 'u': {  // SETITEMS
         size_t m = pop_mark();
         if ((stack_.size() - m) % 2) fail("odd number of items for SETITEMS");
-        Value& d = target_dict(stack_.size() - m);
+        Value& d = target(stack_.size() - m, ValueKind::Dict);
         for (size_t i = m; i < stack_.size(); i += 2)
           set_item(d, std::move(stack_[i]), std::move(stack_[i + 1]));
         stack_.resize(m);
@@ -826,7 +814,7 @@ class Unpickler {
       case 'a': {  // APPEND
         require(2);
         Obj x = pop();
-        Value& l = target_list(0);
+        Value& l = target(0, ValueKind::List);
         Value v = as_value(std::move(x), "a list item");
         grow(l, v, "appending");
         l.as_list().push_back(std::move(v));
@@ -834,7 +822,7 @@ class Unpickler {
       }
       case 'e': {  // APPENDS
         size_t m = pop_mark();
-        Value& l = target_list(stack_.size() - m);
+        Value& l = target(stack_.size() - m, ValueKind::List);
         for (size_t i = m; i < stack_.size(); ++i) {
           Value v = as_value(std::move(stack_[i]), "a list item");
           grow(l, v, "appending");

@@ -151,39 +151,11 @@ void with_binary(Binary op, T alpha, G&& g) {
       detail::concat("binary kernel: op ", int(op), " is not implemented for ", dtype_of<T>()));
 }
 
-/// Runs f.template operator()<T>() for float32 and float64 only.
-template <class F>
-void dispatch_float(DType dt, const char* op, F&& f) {
-  switch (dt) {
-    case DType::Float32:
-      return f.template operator()<float>();
-    case DType::Float64:
-      return f.template operator()<double>();
-    default:
-      throw DTypeError(detail::concat(op, ": not implemented for dtype ", dt));
-  }
-}
-
-/// dispatch_real plus bool: the dtypes compared natively.
+/// The dtypes compared natively (the others are compared as float64):
+/// dispatch_real's and bool. Returns false for the others.
 template <class F>
 bool dispatch_compare(DType dt, F&& f) {
-  if (dt == DType::Bool) {
-    f.template operator()<bool>();
-    return true;
-  }
-  switch (dt) {
-    case DType::Float32:
-    case DType::Float64:
-    case DType::Int64:
-    case DType::Int32:
-    case DType::Int16:
-    case DType::Int8:
-    case DType::UInt8:
-      dispatch_real<false>(dt, "compare", f);
-      return true;
-    default:
-      return false;
-  }
+  return try_dispatch<float, double, int64_t, int32_t, int16_t, int8_t, uint8_t, bool>(dt, f);
 }
 
 template <class T, class G>

@@ -15,32 +15,34 @@ namespace wick::kernels {
 using detail::for_each_run;
 using detail::StridedLoop;
 
-/// Runs f.template operator()<T>() with T the C++ type of `dt`, for the real
-/// dtypes the kernels compute in natively: float32, float64 and the integer
-/// types, plus bool when `with_bool`. Any other dtype: DTypeError naming op.
+/// Runs f.template operator()<T>() with T the one of Ts whose dtype is `dt`
+/// and returns true, or returns false when `dt` is none of them.
+template <class... Ts, class F>
+bool try_dispatch(DType dt, F&& f) {
+  return ((dt == dtype_of<Ts>() && (f.template operator()<Ts>(), true)) || ...);
+}
+
+/// try_dispatch, throwing DTypeError naming `op` for any other dtype.
+template <class... Ts, class F>
+void dispatch(DType dt, const char* op, F&& f) {
+  if (!try_dispatch<Ts...>(dt, f))
+    throw DTypeError(detail::concat(op, ": not implemented for dtype ", dt));
+}
+
+/// The dtypes the math kernels compute in: float32 and float64.
+template <class F>
+void dispatch_float(DType dt, const char* op, F&& f) {
+  dispatch<float, double>(dt, op, f);
+}
+
+/// The real dtypes the kernels compute in natively: float32, float64 and the
+/// integer types, plus bool when `with_bool`.
 template <bool with_bool, class F>
 void dispatch_real(DType dt, const char* op, F&& f) {
-  switch (dt) {
-    case DType::Float32:
-      return f.template operator()<float>();
-    case DType::Float64:
-      return f.template operator()<double>();
-    case DType::Int64:
-      return f.template operator()<int64_t>();
-    case DType::Int32:
-      return f.template operator()<int32_t>();
-    case DType::Int16:
-      return f.template operator()<int16_t>();
-    case DType::Int8:
-      return f.template operator()<int8_t>();
-    case DType::UInt8:
-      return f.template operator()<uint8_t>();
-    case DType::Bool:
-      if constexpr (with_bool) return f.template operator()<bool>();
-      [[fallthrough]];
-    default:
-      throw DTypeError(detail::concat(op, ": not implemented for dtype ", dt));
-  }
+  if constexpr (with_bool)
+    dispatch<float, double, int64_t, int32_t, int16_t, int8_t, uint8_t, bool>(dt, op, f);
+  else
+    dispatch<float, double, int64_t, int32_t, int16_t, int8_t, uint8_t>(dt, op, f);
 }
 
 /// Elements per parallel chunk: below this a kernel runs inline, so tiny

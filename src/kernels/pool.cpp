@@ -325,6 +325,19 @@ int64_t adaptive_start(int64_t i, int64_t in, int64_t out) {
 int64_t adaptive_end(int64_t i, int64_t in, int64_t out) {
   return ((i + 1) * in + out - 1) / out;
 }
+
+// Calls f(o, y0, y1, x0, x1) for each output element o of a plane, in order,
+// with its input window [y0, y1) x [x0, x1).
+template <class F>
+void adaptive_windows(const Pool2dShape& s, F&& f) {
+  for (int64_t oy = 0; oy < s.out_h; ++oy) {
+    const int64_t y0 = adaptive_start(oy, s.in_h, s.out_h);
+    const int64_t y1 = adaptive_end(oy, s.in_h, s.out_h);
+    for (int64_t ox = 0; ox < s.out_w; ++ox)
+      f(oy * s.out_w + ox, y0, y1, adaptive_start(ox, s.in_w, s.out_w),
+        adaptive_end(ox, s.in_w, s.out_w));
+  }
+}
 }  // namespace
 
 template <class T>
@@ -334,18 +347,12 @@ void adaptive_avg_pool2d_forward(const Pool2dShape& s, const T* input, T* output
     for (int64_t p = pb; p < pe; ++p) {
       const T* x = input + p * in_plane;
       T* y = output + p * out_plane;
-      for (int64_t oy = 0; oy < s.out_h; ++oy) {
-        const int64_t y0 = adaptive_start(oy, s.in_h, s.out_h);
-        const int64_t y1 = adaptive_end(oy, s.in_h, s.out_h);
-        for (int64_t ox = 0; ox < s.out_w; ++ox) {
-          const int64_t x0 = adaptive_start(ox, s.in_w, s.out_w);
-          const int64_t x1 = adaptive_end(ox, s.in_w, s.out_w);
-          T acc = 0;
-          for (int64_t iy = y0; iy < y1; ++iy)
-            for (int64_t ix = x0; ix < x1; ++ix) acc += x[iy * s.in_w + ix];
-          y[oy * s.out_w + ox] = acc / T((y1 - y0) * (x1 - x0));
-        }
-      }
+      adaptive_windows(s, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+        T acc = 0;
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) acc += x[iy * s.in_w + ix];
+        y[o] = acc / T((y1 - y0) * (x1 - x0));
+      });
     }
   });
 }
@@ -358,17 +365,11 @@ void adaptive_avg_pool2d_backward(const Pool2dShape& s, const T* grad_output, T*
       T* gx = grad_input + p * in_plane;
       const T* gy = grad_output + p * out_plane;
       std::fill(gx, gx + in_plane, T(0));
-      for (int64_t oy = 0; oy < s.out_h; ++oy) {
-        const int64_t y0 = adaptive_start(oy, s.in_h, s.out_h);
-        const int64_t y1 = adaptive_end(oy, s.in_h, s.out_h);
-        for (int64_t ox = 0; ox < s.out_w; ++ox) {
-          const int64_t x0 = adaptive_start(ox, s.in_w, s.out_w);
-          const int64_t x1 = adaptive_end(ox, s.in_w, s.out_w);
-          const T g = gy[oy * s.out_w + ox] / T((y1 - y0) * (x1 - x0));
-          for (int64_t iy = y0; iy < y1; ++iy)
-            for (int64_t ix = x0; ix < x1; ++ix) gx[iy * s.in_w + ix] += g;
-        }
-      }
+      adaptive_windows(s, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+        const T g = gy[o] / T((y1 - y0) * (x1 - x0));
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) gx[iy * s.in_w + ix] += g;
+      });
     }
   });
 }

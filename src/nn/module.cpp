@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "wick/autograd/grad_mode.h"
+#include "wick/autograd/graph.h"
 
 namespace wick::nn {
 
@@ -193,17 +194,18 @@ std::vector<Module*> Module::children() const {
 
 namespace {
 
-// PyTorch's _named_members: each module's own slots, skipping None and
-// tensors already seen (tied weights), over named_modules() when recursing.
+// PyTorch's _named_members: each module's own slots (its parameters_ or its
+// buffers_), skipping None and tensors already seen (tied weights), over
+// named_modules() when recursing.
 template <class Slots>
 std::vector<std::pair<std::string, Tensor>> named_members(
-    const std::vector<std::pair<std::string, Module*>>& modules, Slots slots) {
+    const std::vector<std::pair<std::string, Module*>>& modules, const Slots Module::*slots) {
   std::vector<std::pair<std::string, Tensor>> out;
   std::unordered_set<const TensorImpl*> memo;
   for (const auto& [prefix, m] : modules)
-    for (const auto& [name, t] : slots(*m))
-      if (t.defined() && memo.insert(t.impl_ptr().get()).second)
-        out.emplace_back(join(prefix, name), t);
+    for (const auto& slot : m->*slots)
+      if (slot.tensor.defined() && memo.insert(slot.tensor.impl_ptr().get()).second)
+        out.emplace_back(join(prefix, slot.name), slot.tensor);
   return out;
 }
 
@@ -226,20 +228,12 @@ std::vector<std::pair<std::string, Module*>> Module::modules_for(const std::stri
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters(const std::string& prefix,
                                                                      bool recurse) const {
-  return named_members(modules_for(prefix, recurse), [](const Module& m) {
-    std::vector<std::pair<std::string, Tensor>> own;
-    for (const auto& s : m.parameters_) own.emplace_back(s.name, s.tensor);
-    return own;
-  });
+  return named_members(modules_for(prefix, recurse), &Module::parameters_);
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_buffers(const std::string& prefix,
                                                                   bool recurse) const {
-  return named_members(modules_for(prefix, recurse), [](const Module& m) {
-    std::vector<std::pair<std::string, Tensor>> own;
-    for (const auto& s : m.buffers_) own.emplace_back(s.name, s.tensor);
-    return own;
-  });
+  return named_members(modules_for(prefix, recurse), &Module::buffers_);
 }
 
 std::vector<Tensor> Module::parameters(bool recurse) const {
@@ -307,15 +301,7 @@ Module& Module::train(bool on) {
 }
 
 void Module::zero_grad(bool set_to_none) {
-  NoGradGuard no_grad;
-  for (const Tensor& p : parameters()) {
-    Tensor g = p.grad();
-    if (!g.defined()) continue;
-    if (set_to_none)
-      p.set_grad(Tensor());
-    else
-      g.zero_();
-  }
+  autograd::zero_grad(parameters(), set_to_none);
 }
 
 Module& Module::to(DType dtype) {

@@ -2,6 +2,8 @@
 // to and from Value, and the key-renaming helpers.
 #include "wick/nn/state_dict.h"
 
+#include "core/ordered_index.h"
+
 namespace wick::nn {
 
 StateDict::StateDict(const Value& value) {
@@ -49,11 +51,7 @@ void StateDict::set(std::string key, Tensor value) {
 bool StateDict::erase(std::string_view key) {
   auto it = index_.find(std::string(key));
   if (it == index_.end()) return false;
-  size_t pos = it->second;
-  index_.erase(it);
-  items_.erase(items_.begin() + std::ptrdiff_t(pos));
-  for (auto& [k, i] : index_)
-    if (i > pos) --i;
+  wick::detail::erase_ordered(index_, items_, it);
   return true;
 }
 

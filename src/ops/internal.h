@@ -5,10 +5,18 @@
 #include <vector>
 
 #include "core/layout.h"
+#include "wick/autograd/graph.h"
 #include "wick/core/error.h"
 #include "wick/core/tensor.h"
 
+// The op families' sources say `using namespace wick::detail;` for these and
+// for core's layout helpers.
 namespace wick::detail {
+
+/// How an op records its backward rule (wick/autograd/graph.h).
+using autograd::needs_grad;
+using autograd::record;
+using autograd::sum_to;
 
 /// What a backward rule returns: one gradient per input.
 using Grads = std::vector<Tensor>;

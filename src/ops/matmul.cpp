@@ -13,14 +13,7 @@
 
 namespace wick {
 
-using autograd::needs_grad;
-using autograd::record;
-using autograd::sum_to;
-using detail::check_float;
-using detail::check_pair;
-using detail::check_scalar;
-using detail::Grads;
-using detail::reshaped;
+using namespace wick::detail;  // ops/internal.h
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include "core/format.h"
 #include "optim/internal.h"
 #include "wick/autograd/grad_mode.h"
+#include "wick/autograd/graph.h"
 #include "wick/core/error.h"
 
 namespace wick::optim {
@@ -139,15 +140,7 @@ Tensor Optimizer::step(const std::function<Tensor()>& closure) {
 }
 
 void Optimizer::zero_grad(bool set_to_none) {
-  for (const ParamGroup& g : groups_)
-    for (const Tensor& p : g.params) {
-      Tensor grad = p.grad();
-      if (!grad.defined()) continue;
-      if (set_to_none)
-        p.set_grad(Tensor());
-      else
-        grad.zero_();
-    }
+  for (const ParamGroup& g : groups_) autograd::zero_grad(g.params, set_to_none);
 }
 
 void Optimizer::add_param_group(ParamGroup group) {

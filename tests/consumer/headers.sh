@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the public headers: every include/wick/**/*.h is included by the
 # umbrella header wick/wick.h, and each one compiles on its own (it includes
-# what it uses), warning-free with -Wall -Wextra.
+# what it uses), warning-free with -Wall -Wextra -Wshadow.
 #
 #   headers.sh <include dir> <c++ compiler>
 set -euo pipefail
@@ -22,7 +22,7 @@ done
 # One compiler per header, a few at a time.
 export cxx
 compile_alone() {
-  echo "#include \"$1\"" | "$cxx" -std=c++20 -Wall -Wextra -Werror -fsyntax-only -I. -x c++ - ||
+  echo "#include \"$1\"" | "$cxx" -std=c++20 -Wall -Wextra -Wshadow -Werror -fsyntax-only -I. -x c++ - ||
     { echo "FAIL: $1 does not compile on its own" >&2; return 1; }
 }
 export -f compile_alone

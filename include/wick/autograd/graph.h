@@ -47,6 +47,11 @@ void record(const Tensor& output, std::string name, const std::vector<Tensor>& i
 /// summed away and dims of size 1 in `sizes` are summed with keepdim.
 Tensor sum_to(const Tensor& grad, const Shape& sizes);
 
+/// Clears the `.grad` of each tensor: drops it (`set_to_none`, PyTorch's
+/// default) or zeroes it in place. What Module::zero_grad and
+/// Optimizer::zero_grad do.
+void zero_grad(const std::vector<Tensor>& tensors, bool set_to_none = true);
+
 /// Runs backward from `roots` with the given gradients (see Tensor::backward).
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
                   bool retain_graph);

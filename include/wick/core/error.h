@@ -8,23 +8,37 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace wick {
 
-namespace detail {
-/// `message` with control characters other than newline and tab written as
-/// \xNN (C1 controls as \u00NN): names taken from a file cannot hide or
-/// rewrite an error message on a terminal.
-std::string printable_message(const std::string& message);
-}  // namespace detail
+/// What printable() escapes, by what the text is.
+enum class Printable {
+  /// A message of several lines: control characters except newline and tab.
+  Message,
+  /// Text shown on one line (a key name, a path): every control character.
+  Line,
+  /// A name that must be read exactly (a global a hostile pickle names): every
+  /// byte outside printable ASCII, and the backslash, so that lookalike
+  /// letters show as their bytes.
+  Ascii,
+};
+
+/// `text` made safe to show on a terminal, so that text taken from a file
+/// cannot hide or rewrite what is printed around it: control characters (C0
+/// and DEL) become \xNN and C1 controls (U+0080-U+009F in UTF-8) \u00NN; in
+/// Ascii mode every other byte outside printable ASCII, and the backslash,
+/// become \xNN too. Every message and every name wick prints goes through here.
+std::string printable(std::string_view text, Printable mode = Printable::Line);
 
 /// Base of every exception wick throws for bad input or unsupported requests.
 /// Control characters in the message (say, from a hostile file's key names)
-/// are escaped.
+/// are escaped (printable(what, Printable::Message)).
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& what) : std::runtime_error(detail::printable_message(what)) {}
+  explicit Error(const std::string& what)
+      : std::runtime_error(printable(what, Printable::Message)) {}
 };
 
 /// Sizes that do not fit together: broadcasting, matmul, views, state_dict entries.

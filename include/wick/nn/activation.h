@@ -26,7 +26,7 @@ namespace wick::nn {
 /// autograd), so the input is left unchanged and the result is the same.
 class ReLU : public Module {
  public:
-  explicit ReLU(bool inplace = false) : inplace(inplace) {}
+  explicit ReLU(bool inplace_ = false) : inplace(inplace_) {}
   Tensor forward(const Tensor& input) override;
   /// Empty, or `inplace=True`.
   std::string extra_repr() const override;
@@ -50,7 +50,7 @@ class Tanh : public Module {
 /// legacy choice is made per input: dim 0 for 0-, 1- and 3-dim inputs, else 1.
 class Softmax : public Module {
  public:
-  explicit Softmax(std::optional<int64_t> dim = std::nullopt) : dim(dim) {}
+  explicit Softmax(std::optional<int64_t> dim_ = std::nullopt) : dim(dim_) {}
   Tensor forward(const Tensor& input) override;
   /// `dim=1`, or `dim=None`.
   std::string extra_repr() const override;
@@ -62,7 +62,7 @@ class Softmax : public Module {
 /// is optional as for Softmax.
 class LogSoftmax : public Module {
  public:
-  explicit LogSoftmax(std::optional<int64_t> dim = std::nullopt) : dim(dim) {}
+  explicit LogSoftmax(std::optional<int64_t> dim_ = std::nullopt) : dim(dim_) {}
   Tensor forward(const Tensor& input) override;
   /// `dim=1`, or `dim=None`.
   std::string extra_repr() const override;

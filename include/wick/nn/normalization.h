@@ -81,8 +81,8 @@ class BatchNormBase : public Module {
 /// Batch normalisation of [N, C] or [N, C, L] input over N (and L).
 class BatchNorm1d : public BatchNormBase {
  public:
-  explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {})
-      : BatchNormBase(num_features, options) {}
+  explicit BatchNorm1d(int64_t num_features_, BatchNormOptions options = {})
+      : BatchNormBase(num_features_, options) {}
 
  protected:
   void check_input_dim(const Tensor& input) const override;
@@ -91,8 +91,8 @@ class BatchNorm1d : public BatchNormBase {
 /// Batch normalisation of [N, C, H, W] input over N, H and W.
 class BatchNorm2d : public BatchNormBase {
  public:
-  explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {})
-      : BatchNormBase(num_features, options) {}
+  explicit BatchNorm2d(int64_t num_features_, BatchNormOptions options = {})
+      : BatchNormBase(num_features_, options) {}
 
  protected:
   void check_input_dim(const Tensor& input) const override;
@@ -114,8 +114,8 @@ class LayerNorm : public Module {
  public:
   LayerNorm(Shape normalized_shape, LayerNormOptions options = {});
   /// LayerNorm(10) normalises over a last dim of size 10.
-  LayerNorm(int64_t normalized_shape, LayerNormOptions options = {})
-      : LayerNorm(Shape{normalized_shape}, options) {}
+  LayerNorm(int64_t normalized_shape_, LayerNormOptions options = {})
+      : LayerNorm(Shape{normalized_shape_}, options) {}
 
   Tensor forward(const Tensor& input) override;
   /// `(10,), eps=1e-05, elementwise_affine=True`.

@@ -6,18 +6,17 @@
 #include <vector>
 
 #include "kernels/copy.h"
+#include "kernels/loop.h"
 #include "ops/internal.h"
 #include "wick/autograd/graph.h"
 #include "wick/nn/functional/common.h"
 
 namespace wick::detail {
 
-/// Calls f.template operator()<T>() with T = float or double (the caller has
-/// checked that dt is one of them).
+/// kernels::dispatch_float for callers that checked the dtype already.
 template <class F>
-decltype(auto) visit_float(DType dt, F&& f) {
-  if (dt == DType::Float32) return f.template operator()<float>();
-  return f.template operator()<double>();
+void visit_float(DType dt, F&& f) {
+  kernels::dispatch_float(dt, "nn.functional", f);
 }
 
 template <class T>
