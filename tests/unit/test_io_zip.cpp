@@ -393,7 +393,8 @@ TEST(IoZip, Zip64RecordsOf4GiBAndBeyond) {
   std::string pkl = iod::pickle(Value(d), storages);
   ASSERT_EQ(storages.size(), 2u);
 
-  std::string path = ::testing::TempDir() + "zip64_big.pt";
+  // A name of its own: two builds may run their suites at the same time.
+  std::string path = ::testing::TempDir() + "zip64_big_" + std::to_string(::getpid()) + ".pt";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   ASSERT_GE(fd, 0);
   iod::ZipWriter z([&](const void* p, size_t n) {
