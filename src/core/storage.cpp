@@ -8,11 +8,85 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <unordered_map>
+#include <vector>
 
+#include "core/storage_cache.h"
 #include "wick/core/error.h"
 
 namespace wick {
+
+namespace {
+
+constexpr size_t kAlign = 64;
+
+size_t rounded_size(size_t nbytes) {
+  const size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
+  return rounded == 0 ? kAlign : rounded;
+}
+
+// Freed heap blocks kept for reuse, by size. A training loop frees and
+// allocates the same sizes every step (gradients, activations, columns); if
+// those blocks went back to malloc, its heap trimming could return their pages
+// to the kernel at the end of one step and the next step would fault them in
+// again, which costs several microseconds a page on a virtual machine and,
+// depending on the order of allocations, a large part of a small step. Kept
+// here, they stay mapped. Bounded: blocks up to kMaxBlock bytes, kMaxCached
+// bytes in all; the rest is freed as before. Builds with AddressSanitizer
+// keep nothing, so that a use after free is still caught.
+class BlockCache {
+ public:
+  static constexpr size_t kMaxBlock = detail::kStorageCacheMaxBlock;
+  static constexpr size_t kMaxCached = detail::kStorageCacheMaxBytes;
+
+  void* take(size_t rounded) {
+    if (!kEnabled || rounded > kMaxBlock) return nullptr;
+    std::lock_guard lock(mutex_);
+    auto it = free_.find(rounded);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    cached_ -= rounded;
+    return p;
+  }
+
+  /// Keeps `p` (rounded bytes) for a later take(); false when it is not kept.
+  bool give(void* p, size_t rounded) {
+    if (!kEnabled || rounded > kMaxBlock) return false;
+    std::lock_guard lock(mutex_);
+    if (cached_ + rounded > kMaxCached) return false;
+    free_[rounded].push_back(p);
+    cached_ += rounded;
+    return true;
+  }
+
+ private:
+#if defined(__SANITIZE_ADDRESS__)
+  static constexpr bool kEnabled = false;
+#else
+  static constexpr bool kEnabled = true;
+#endif
+  friend size_t detail::storage_cache_bytes();
+  std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+
+// Never destroyed: storages may still be freed during static destruction.
+BlockCache& block_cache() {
+  static BlockCache* cache = new BlockCache;
+  return *cache;
+}
+
+}  // namespace
+
+size_t detail::storage_cache_bytes() {
+  BlockCache& c = block_cache();
+  std::lock_guard lock(c.mutex_);
+  return c.cached_;
+}
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -50,12 +124,11 @@ MappedFile::~MappedFile() {
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
   // Round up to the alignment (aligned_alloc requires a multiple); allocate at
   // least one block so data() is never null.
-  constexpr size_t kAlign = 64;
   if (nbytes > (size_t(1) << 62))
     throw Error(detail::concat("Storage::allocate: ", nbytes, " bytes is more than wick allows"));
-  size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
-  if (rounded == 0) rounded = kAlign;
-  void* p = std::aligned_alloc(kAlign, rounded);
+  const size_t rounded = rounded_size(nbytes);
+  void* p = block_cache().take(rounded);
+  if (!p) p = std::aligned_alloc(kAlign, rounded);
   if (!p)
     throw Error(detail::concat("Storage::allocate: out of memory allocating ", nbytes, " bytes"));
   std::shared_ptr<Storage> s(new Storage());
@@ -88,7 +161,8 @@ std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes, std::shared_
 }
 
 Storage::~Storage() {
-  if (!owner_) std::free(data_);
+  if (owner_) return;
+  if (!block_cache().give(data_, rounded_size(nbytes_))) std::free(data_);
 }
 
 }  // namespace wick

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <vector>
 
+#include "core/storage_cache.h"
 #include "wick/core/tensor.h"
 
 using namespace wick;
@@ -67,6 +68,38 @@ TEST(Storage, AllocateIsAlignedSizedAndWritable) {
     EXPECT_EQ(s->mapped_file(), nullptr);
     std::memset(s->data(), 0xab, n);  // the sanitizer run checks the bounds
   }
+}
+
+TEST(Storage, FreedBlocksAreKeptForReuseWithinBounds) {
+  const size_t before = detail::storage_cache_bytes();
+#if defined(__SANITIZE_ADDRESS__)
+  // With AddressSanitizer every block goes back to malloc.
+  { auto s = Storage::allocate(size_t(1) << 20); }
+  EXPECT_EQ(detail::storage_cache_bytes(), 0u);
+#else
+  // A freed block is kept and handed out again for the same size.
+  const size_t n = (size_t(1) << 20) + 100;  // rounds up to a multiple of 64
+  void* first;
+  {
+    auto s = Storage::allocate(n);
+    first = s->data();
+  }
+  const size_t kept = detail::storage_cache_bytes();
+  EXPECT_EQ(kept, before + (n + 63) / 64 * 64);
+  auto again = Storage::allocate(n);
+  EXPECT_EQ(again->data(), first);
+  EXPECT_EQ(detail::storage_cache_bytes(), before);
+  // A block above the size bound is freed, not kept.
+  { auto big = Storage::allocate(detail::kStorageCacheMaxBlock + 64); }
+  EXPECT_EQ(detail::storage_cache_bytes(), before);
+  // The total never exceeds its bound.
+  {
+    std::vector<std::shared_ptr<Storage>> many;
+    for (int i = 0; i < 12; ++i) many.push_back(Storage::allocate(size_t(8) << 20));
+  }
+  EXPECT_LE(detail::storage_cache_bytes(), detail::kStorageCacheMaxBytes);
+  EXPECT_GT(detail::storage_cache_bytes(), detail::kStorageCacheMaxBytes - (size_t(8) << 20));
+#endif
 }
 
 TEST(Storage, AbsurdSizesThrowInsteadOfAllocating) {
