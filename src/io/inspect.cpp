@@ -115,7 +115,9 @@ std::vector<std::pair<std::string, std::string>> version_records(const std::stri
       detail::UnpickleOptions o;
       o.what = src.name() + ": protocol pickle";
       std::span<const std::byte> all(src.data(), size_t(src.size()));
-      Value protocol = detail::unpickle(all.subspan(sizeof detail::kLegacyMagic), no_storage, o);
+      const size_t magic =
+          detail::legacy_magic_size(reinterpret_cast<const unsigned char*>(all.data()), all.size());
+      Value protocol = detail::unpickle(all.subspan(magic), no_storage, o);
       out.emplace_back("protocol version", protocol.repr());
       break;
     }

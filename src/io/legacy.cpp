@@ -19,12 +19,11 @@ Value load_legacy(const Source& src, size_t max_depth) {
     in = &mapped;
   }
   std::span<const std::byte> all(in->data(), size_t(in->size()));
-  if (all.size() < sizeof kLegacyMagic ||
-      std::memcmp(all.data(), kLegacyMagic, sizeof kLegacyMagic) != 0)
+  size_t pos = legacy_magic_size(reinterpret_cast<const unsigned char*>(all.data()), all.size());
+  if (pos == 0)
     malformed(src,
               "not a PyTorch checkpoint: invalid magic number (neither a zip archive nor the "
               "legacy format)");
-  size_t pos = sizeof kLegacyMagic;
   auto no_storage = [&](const StorageRef&) -> std::shared_ptr<Storage> {
     malformed(src, "unexpected storage in the legacy header");
   };

@@ -1,10 +1,11 @@
 // Internal: the pickle subset of torch checkpoints (docs/formats.md §2).
 //
 // The unpickler is a stack machine over a byte span that understands only the
-// opcodes torch.save emits and resolves only the globals of torch's weights-only
-// allow-list to built-in handlers; it never calls anything by name. The pickler
-// writes protocol 2 exactly as Python's pickler does for the same objects, so a
-// wick-saved file is byte-identical to torch's where the value trees agree.
+// opcodes torch.save emits (pickle protocols 2 to 5) and resolves only the
+// globals of torch's weights-only allow-list to built-in handlers; it never
+// calls anything by name. The pickler writes protocol 2 exactly as Python's
+// pickler does for the same objects, so a wick-saved file is byte-identical to
+// torch's where the value trees agree.
 #pragma once
 
 #include <cstddef>

@@ -3,6 +3,7 @@
 // ask it.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 
 #include "io/file.h"
@@ -10,11 +11,15 @@
 
 namespace wick::io::detail {
 
-/// How every legacy torch.save file starts: its magic number
-/// 0x1950a86a20f9469cfc6c pickled (protocol 2) as a 10-byte LONG1, which the
-/// unpickler (64-bit ints only) would refuse, so it is matched whole.
-inline constexpr unsigned char kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-                                                 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+/// The most bytes legacy_magic_size() looks at.
+inline constexpr size_t kLegacyMagicMaxSize = 24;
+
+/// How many bytes the legacy format's magic number takes at the start of `p`
+/// (n bytes), or 0 when `p` does not start with it. The magic number is
+/// 0x1950a86a20f9469cfc6c pickled alone: PROTO 2 to 5, a FRAME from protocol
+/// 4 on, a 10-byte LONG1 (which the unpickler, 64-bit ints only, would refuse)
+/// and STOP; it is matched whole (docs/formats.md §3.1).
+size_t legacy_magic_size(const unsigned char* p, size_t n);
 
 /// PtZip for a zip local header, PtLegacy for the legacy magic number,
 /// Safetensors for an 8-byte length followed by '{'; nullopt otherwise. The

@@ -219,6 +219,23 @@ class Unpickler {
     pos_ += k;
     return v;
   }
+  // The length operand of a string or bytes opcode: 1, 4 or 8 bytes.
+  size_t length_operand() {
+    switch (op_) {
+      case 'U':
+      case 'C':
+      case 0x8c:
+        return u8();
+      case 0x8d:
+      case 0x8e: {
+        const uint64_t k = uint_le(8);
+        need(size_t(std::min<uint64_t>(k, SIZE_MAX)));
+        return size_t(k);
+      }
+      default:
+        return size_t(uint_le(4));
+    }
+  }
   std::string bytes(size_t k) {
     need(k);
     std::string s(reinterpret_cast<const char*>(p_ + pos_), k);
@@ -860,13 +877,47 @@ class Unpickler {
         return false;
       }
       case 'X':    // BINUNICODE
+      case 0x8c:   // SHORT_BINUNICODE (protocol 4)
+      case 0x8d:   // BINUNICODE8 (protocol 4)
       case 'U': {  // SHORT_BINSTRING (Python 2 str, read as UTF-8 like torch.load)
-        size_t k = op_ == 'X' ? size_t(uint_le(4)) : u8();
-        std::string s = bytes(k);
+        std::string s = bytes(length_operand());
         if (!valid_utf8(s)) fail("string is not valid UTF-8");
         push(Value(std::move(s)));
         return false;
       }
+      case 'C':     // SHORT_BINBYTES (protocol 3)
+      case 'B':     // BINBYTES (protocol 3)
+      case 0x8e: {  // BINBYTES8 (protocol 4)
+        push(Value::bytes(bytes(length_operand())));
+        return false;
+      }
+      case 0x95: {  // FRAME (protocol 4): the length of the next frame
+        // The whole pickle is in memory, so frames need no buffering; a frame
+        // that claims more bytes than remain is an error, as in Python.
+        const uint64_t k = uint_le(8);
+        if (k > n_ - pos_)
+          fail(concat("frame of ", k, " bytes, but only ", n_ - pos_, " bytes remain"));
+        return false;
+      }
+      case 0x94:  // MEMOIZE (protocol 4): memo[len(memo)] = top, as in Python
+        if (memo_.size() >= UINT32_MAX) fail("too many memo entries");
+        put(uint32_t(memo_.size()));
+        return false;
+      case 0x93: {  // STACK_GLOBAL (protocol 4): module and name from the stack
+        require(2);
+        Value name = as_value(pop(), "STACK_GLOBAL's name");
+        Value module = as_value(pop(), "STACK_GLOBAL's module");
+        if (!module.is_string() || !name.is_string())
+          fail(concat("STACK_GLOBAL needs two str, got ", module.type_name(), " and ",
+                      name.type_name()));
+        push(resolve_global(module.as_string(), name.as_string()));
+        return false;
+      }
+      case 0x97:  // NEXT_BUFFER (protocol 5)
+      case 0x98:  // READONLY_BUFFER (protocol 5)
+        fail(
+            "an out-of-band buffer (pickle protocol 5): such a pickle needs buffers passed "
+            "beside it and cannot come from a file");
       case 'N':
         push(Value());
         return false;
@@ -895,14 +946,23 @@ class Unpickler {
         return false;
       }
       case 'R':     // REDUCE
-      case 0x81: {  // NEWOBJ
+      case 0x81:    // NEWOBJ
+      case 0x92: {  // NEWOBJ_EX (protocol 4): NEWOBJ with keyword arguments
+        if (op_ == 0x92) {
+          require(3);
+          Value kwargs = as_value(pop(), "NEWOBJ_EX's keyword arguments");
+          if (!kwargs.is_dict() || kwargs.size() != 0)
+            fail(concat("NEWOBJ_EX with keyword arguments (", kwargs.repr(),
+                        "): no allowed class takes any"));
+        }
         require(2);
         Obj args = pop();
         Obj callable = pop();
         auto* g = std::get_if<GlobalObj>(&callable);
         if (!g) fail("calling something that is not an allowed global");
-        if (op_ == 0x81 && g->id != Global::ParameterClass)
-          fail(concat("NEWOBJ is only allowed for torch.nn.parameter.Parameter, not ", g->name));
+        if (op_ != 'R' && g->id != Global::ParameterClass)
+          fail(concat(opcode_name(op_), " is only allowed for torch.nn.parameter.Parameter, not ",
+                      g->name));
         if (op_ == 'R' && g->id == Global::ParameterClass)
           fail(concat("REDUCE on the class ", g->name));
         push(call(*g, tuple_items(args, "the arguments")));
@@ -934,7 +994,7 @@ class Unpickler {
       default:
         fail(concat("unsupported pickle opcode 0x", "0123456789abcdef"[op_ >> 4],
                     "0123456789abcdef"[op_ & 15], " (", opcode_name(op_),
-                    "); torch.save writes protocol 2 without it"));
+                    "); a torch.save checkpoint does not contain it"));
     }
   }
 

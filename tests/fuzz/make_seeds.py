@@ -4,7 +4,8 @@ the fixtures that fit). Needs PyTorch (run with /usr/bin/python3):
 
     /usr/bin/python3 tests/fuzz/make_seeds.py [--wick build/bin/wick]
 
-Seeds: small checkpoints written by torch.save (zip and legacy formats), the
+Seeds: small checkpoints written by torch.save (zip and legacy formats, pickle
+protocols 2, 3 and 4), the
 same converted by wick's CLI when --wick is given (wick-written .pt and
 .safetensors), hand-written safetensors files (the safetensors package is not
 needed), the data.pkl records of the zip seeds for the unpickler, and small IDX
@@ -34,9 +35,9 @@ def put(target, name, data):
         f.write(data)
 
 
-def saved(obj, legacy=False):
+def saved(obj, legacy=False, protocol=2):
     buf = io.BytesIO()
-    torch.save(obj, buf, _use_new_zipfile_serialization=not legacy)
+    torch.save(obj, buf, _use_new_zipfile_serialization=not legacy, pickle_protocol=protocol)
     return buf.getvalue()
 
 
@@ -121,6 +122,17 @@ def main():
                             pkl = next(n for n in zf.namelist() if n.endswith("/data.pkl"))
                             put("unpickle", "wick_" + name + ".pkl", zf.read(pkl))
     shutil.rmtree(tmp)
+    # Pickle protocols 3 and 4 (frames, BINBYTES, SHORT_BINUNICODE, MEMOIZE,
+    # STACK_GLOBAL) in both containers.
+    for name in ["checkpoint", "views"]:
+        for protocol in [3, 4]:
+            z = saved(checkpoints()[name], protocol=protocol)
+            tag = "%s_protocol%d" % (name, protocol)
+            put("pt_zip", tag + ".pt", z)
+            put("pt_legacy", tag + ".pt", saved(checkpoints()[name], True, protocol))
+            with zipfile.ZipFile(io.BytesIO(z)) as zf:
+                pkl = next(n for n in zf.namelist() if n.endswith("/data.pkl"))
+                put("unpickle", tag + ".pkl", zf.read(pkl))
 
     put("safetensors", "dtypes.safetensors",
         safetensors({str(dt)[6:]: (torch.arange(4) % 2).to(dt)

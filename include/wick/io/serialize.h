@@ -13,7 +13,7 @@
 // `wick::save(model.state_dict(), PATH)`.
 //
 // load() reads the zip format of PyTorch 1.6 to 2.x (and the older legacy
-// format). Storages saved from a GPU (`cuda:0` location tags) load to the CPU.
+// format), in every pickle protocol torch.save writes (2 to 5). Storages saved from a GPU (`cuda:0` location tags) load to the CPU.
 // By default the file is memory-mapped and tensors are views into it, so
 // opening a multi-GB checkpoint costs a header parse; pages are read when
 // touched, and writing to a tensor never changes the file (copy-on-write).
