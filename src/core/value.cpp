@@ -33,6 +33,10 @@ std::string_view kind_name(ValueKind kind) {
       return "tuple";
     case ValueKind::Dict:
       return "dict";
+    case ValueKind::Set:
+      return "set";
+    case ValueKind::Object:
+      return "object";
   }
   return "invalid";
 }
@@ -123,6 +127,18 @@ Value Value::parameter(Tensor t) {
   return v;
 }
 
+Value Value::set(List items, bool frozen) {
+  Value v;
+  v.v_ = SetBox{std::make_shared<List>(std::move(items)), frozen};
+  return v;
+}
+
+Value Value::object(Object record) {
+  Value v;
+  v.v_ = std::make_shared<Object>(std::move(record));
+  return v;
+}
+
 bool Value::is_parameter() const {
   const auto* t = std::get_if<TensorBox>(&v_);
   return t && t->parameter;
@@ -132,6 +148,8 @@ std::string Value::type_name() const {
   if (is_dict() && as_dict().ordered()) return "OrderedDict";
   if (is_dict() && as_dict().counter()) return "Counter";
   if (is_parameter()) return "Parameter";
+  if (is_set() && is_frozenset()) return "frozenset";
+  if (is_object()) return as_object().type;
   return std::string(kind_name(kind()));
 }
 
@@ -203,6 +221,20 @@ Dict& Value::as_dict() const {
   return *std::get<std::shared_ptr<Dict>>(v_);
 }
 
+List& Value::as_set() const {
+  if (!is_set()) wrong_kind("set");
+  return *std::get<SetBox>(v_).items;
+}
+
+bool Value::is_frozenset() const {
+  return is_set() && std::get<SetBox>(v_).frozen;
+}
+
+Object& Value::as_object() const {
+  if (!is_object()) wrong_kind("object");
+  return *std::get<std::shared_ptr<Object>>(v_);
+}
+
 size_t Value::size() const {
   switch (kind()) {
     case ValueKind::String:
@@ -214,8 +246,10 @@ size_t Value::size() const {
       return as_sequence().size();
     case ValueKind::Dict:
       return as_dict().size();
+    case ValueKind::Set:
+      return as_set().size();
     default:
-      wrong_kind("str, bytes, list, tuple or dict");
+      wrong_kind("str, bytes, list, tuple, set or dict");
   }
 }
 
@@ -259,6 +293,10 @@ bool Value::is(const Value& other) const {
       return &as_sequence() == &other.as_sequence();
     case ValueKind::Dict:
       return &as_dict() == &other.as_dict();
+    case ValueKind::Set:
+      return &as_set() == &other.as_set();
+    case ValueKind::Object:
+      return &as_object() == &other.as_object();
   }
   return false;
 }
@@ -303,6 +341,27 @@ std::string Value::repr() const {
       if (d.counter()) return d.empty() ? "Counter()" : "Counter({" + out + "})";
       if (!d.ordered()) return "{" + out + "}";
       return d.empty() ? "OrderedDict()" : "OrderedDict([" + out + "])";
+    }
+    case ValueKind::Set: {
+      const List& items = as_set();
+      std::string out;
+      for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i].repr();
+      const char* name = is_frozenset() ? "frozenset" : "set";
+      if (items.empty()) return std::string(name) + "()";
+      return is_frozenset() ? "frozenset({" + out + "})" : "{" + out + "}";
+    }
+    case ValueKind::Object: {
+      // Not Python's repr (which the class defines): the record itself.
+      const Object& o = as_object();
+      if (o.reference) return "<" + o.type + ">";
+      std::string out = o.type + "(";
+      bool first = true;
+      for (const auto& [k, v] : o.attributes) {
+        out += first ? "" : ", ";
+        first = false;
+        out += (k.is_string() ? k.as_string() : k.repr()) + "=" + v.repr();
+      }
+      return out + ")";
     }
   }
   return "?";
@@ -374,12 +433,13 @@ void leaves_into(const Value& v, const std::string& path, size_t depth,
   // code could still contain themselves.
   WICK_CHECK(depth < 10000, "leaves: value nested deeper than 10000 levels at '", path, "'");
   auto child = [&](const std::string& part) { return path.empty() ? part : path + "." + part; };
-  if ((v.is_list() || v.is_tuple()) && v.size() > 0) {
-    const List& items = v.as_sequence();
+  if ((v.is_list() || v.is_tuple() || v.is_set()) && v.size() > 0) {
+    const List& items = v.is_set() ? v.as_set() : v.as_sequence();
     for (size_t i = 0; i < items.size(); ++i)
       leaves_into(items[i], child(std::to_string(i)), depth + 1, out);
-  } else if (v.is_dict() && v.size() > 0) {
-    for (const auto& [k, x] : v.as_dict())
+  } else if ((v.is_dict() && v.size() > 0) ||
+             (v.is_object() && !v.as_object().attributes.empty())) {
+    for (const auto& [k, x] : v.is_dict() ? v.as_dict() : v.as_object().attributes)
       leaves_into(x, child(k.is_string() ? k.as_string() : k.repr()), depth + 1, out);
   } else {
     out.emplace_back(path, v);

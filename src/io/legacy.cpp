@@ -5,11 +5,12 @@
 #include <unordered_map>
 
 #include "io/pickle.h"
+#include "io/records.h"
 #include "io/sniff.h"
 
 namespace wick::io::detail {
 
-Value load_legacy(const Source& src, size_t max_depth) {
+Value load_legacy(const Source& src, size_t max_depth, bool extract_state_dict) {
   // The pickles are parsed in place; a file source is mapped for that while
   // the storages are still copied out, so no mapping outlives the load.
   Source mapped;
@@ -27,9 +28,10 @@ Value load_legacy(const Source& src, size_t max_depth) {
   auto no_storage = [&](const StorageRef&) -> std::shared_ptr<Storage> {
     malformed(src, "unexpected storage in the legacy header");
   };
-  auto next = [&](const StorageResolver& resolve, const char* what) {
+  auto next = [&](const StorageResolver& resolve, const char* what, bool objects = false) {
     UnpickleOptions o;
     o.max_depth = max_depth;
+    if (objects && extract_state_dict) o.records = Records::Any;
     o.what = src.name() + ": " + what + " pickle at byte " + std::to_string(pos);
     size_t used = 0;
     Value v = unpickle(all.subspan(pos), resolve, o, &used);
@@ -60,7 +62,7 @@ Value load_legacy(const Source& src, size_t max_depth) {
     storages[ref.key] = {s, ref.numel, ref.dtype};
     return s;
   };
-  Value result = next(resolve, "object");
+  Value result = next(resolve, "object", /*objects=*/true);
   Value keys = next(no_storage, "storage key list");
   if (!keys.is_list()) malformed(src, "legacy storage key list is a ", keys.type_name());
 
@@ -87,7 +89,7 @@ Value load_legacy(const Source& src, size_t max_depth) {
       for (size_t i = 0; i < p.storage->nbytes(); ++i)
         if (uint8_t(p.storage->data()[i]) > 1)
           malformed(src, "bool storage '", key, "' holds byte ", int(p.storage->data()[i]));
-  return result;
+  return extract_state_dict ? extract_module_state_dicts(result) : result;
 }
 
 }  // namespace wick::io::detail

@@ -10,7 +10,8 @@ namespace wick::io::detail {
 
 /// Loads a legacy-format file: magic, protocol, sys-info, object pickle, key
 /// list, then each storage's element count and bytes. Storages are always
-/// read into memory. Throws FormatError.
-Value load_legacy(const Source& src, size_t max_depth);
+/// read into memory. With `extract_state_dict`, pickled nn.Modules become their
+/// state_dicts (see LoadOptions). Throws FormatError.
+Value load_legacy(const Source& src, size_t max_depth, bool extract_state_dict = false);
 
 }  // namespace wick::io::detail

@@ -39,6 +39,18 @@ struct StorageRef {
 /// once per distinct key.
 using StorageResolver = std::function<std::shared_ptr<Storage>(const StorageRef&)>;
 
+/// What a global outside the allow-list becomes.
+enum class Records : uint8_t {
+  /// An error (torch.save files: the weights-only subset).
+  None,
+  /// A TorchScript archive's classes (`__torch__.*`) become Object records,
+  /// and torch.jit._pickle's list builders are allowed.
+  TorchScript,
+  /// Any class becomes an Object record (whole pickled models, on request).
+  /// Calling anything outside the allow-list is still an error.
+  Any,
+};
+
 struct UnpickleOptions {
   /// Deepest nesting of lists, tuples and dicts, and of MARKs.
   size_t max_depth = 1000;
@@ -46,6 +58,7 @@ struct UnpickleOptions {
   size_t max_memo = size_t(1) << 24;
   /// Name of the pickle in error messages ("data.pkl").
   std::string what = "pickle";
+  Records records = Records::None;
 };
 
 /// Unpickles `data`. Throws wick::FormatError naming `options.what`, the opcode

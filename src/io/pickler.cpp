@@ -175,18 +175,27 @@ class Pickler {
         return save_bytes(v);
       case ValueKind::Tensor:
         return save_tensor(v);
+      case ValueKind::Object:
+        throw Error(wick::detail::concat(
+            "save: an Object record of class '", v.as_object().type,
+            "' cannot be saved (wick never pickles classes); save the tensors it holds, "
+            "e.g. its state_dict"));
       case ValueKind::List:
       case ValueKind::Tuple:
       case ValueKind::Dict:
+      case ValueKind::Set:
         break;
     }
-    const void* id = v.is_dict() ? static_cast<const void*>(&v.as_dict())
-                                 : static_cast<const void*>(&v.as_sequence());
+    const void* id = v.is_dict()  ? static_cast<const void*>(&v.as_dict())
+                     : v.is_set() ? static_cast<const void*>(&v.as_set())
+                                  : static_cast<const void*>(&v.as_sequence());
     WICK_CHECK(!active_.count(id), "save: a ", v.type_name(), " that contains itself");
     if (auto it = objects_.find(id); it != objects_.end()) return get(it->second);
     active_.insert(id);
     if (v.is_list())
       save_list(v, id, depth);
+    else if (v.is_set())
+      save_set(v, id, depth);
     else if (v.is_tuple())
       save_tuple(v, id, depth);
     else
@@ -197,7 +206,24 @@ class Pickler {
   void save_list(const Value& v, const void* id, size_t depth) {
     op(']');
     objects_.emplace(id, put());
-    const List& items = v.as_list();
+    save_appends(v.as_list(), depth);
+  }
+
+  // As Python below protocol 4: set.__reduce__ is (set, (list(self),)), the
+  // list and the tuple being new objects that are memoized but never reused.
+  void save_set(const Value& v, const void* id, size_t depth) {
+    save_global("__builtin__", v.is_frozenset() ? "frozenset" : "set");
+    op(']');
+    put();
+    save_appends(v.as_set(), depth);
+    op('\x85');  // TUPLE1
+    put();
+    op('R');
+    objects_.emplace(id, put());
+  }
+
+  // A list's items, in batches of APPENDS as Python writes them.
+  void save_appends(const List& items, size_t depth) {
     for (size_t i = 0; i < items.size() || i == 0; i += kBatch) {
       size_t n = std::min(kBatch, items.size() - i);
       if (n > 1) op('(');

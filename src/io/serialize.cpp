@@ -9,6 +9,7 @@
 
 #include "io/legacy.h"
 #include "io/pickle.h"
+#include "io/records.h"
 #include "io/sniff.h"
 #include "io/zip.h"
 #include "wick/core/tensor.h"
@@ -138,8 +139,11 @@ void check_bools(const Source& src, const std::string& record, const std::byte* 
 Value load_zip(const Source& src, const LoadOptions& options) {
   ZipReader zip(src);
   const std::string prefix = zip.folder();
-  if (zip.find(prefix + "constants.pkl"))
-    malformed(src, "this is a TorchScript archive (torch.jit.save); wick loads torch.save files");
+  // A TorchScript archive (torch.jit.save, libtorch's torch::save) has code/
+  // beside data.pkl: its classes load as records, walked into a state_dict.
+  const std::string code = prefix + "code/";
+  bool torchscript = zip.find(prefix + "constants.pkl") != nullptr;
+  for (const ZipEntry& e : zip.entries()) torchscript = torchscript || e.name.starts_with(code);
 
   auto small = [&](const ZipEntry& e) {
     std::string s = zip.read_string(e);
@@ -203,7 +207,25 @@ Value load_zip(const Source& src, const LoadOptions& options) {
   detail::UnpickleOptions uo;
   uo.max_depth = options.max_depth;
   uo.what = src.name() + ": " + prefix + "data.pkl";
-  return finish(detail::unpickle(pickle, resolve, uo), options);
+  uo.records = torchscript                  ? detail::Records::TorchScript
+               : options.extract_state_dict ? detail::Records::Any
+                                            : detail::Records::None;
+  Value v = detail::unpickle(pickle, resolve, uo);
+  if (torchscript) {
+    // Only the class declarations' __parameters__ and __buffers__ lists are
+    // read from code/ (docs/formats.md §7); nothing of it runs.
+    detail::ClassDecls decls;
+    for (const ZipEntry& e : zip.entries()) {
+      if (!e.name.starts_with(code) || !e.name.ends_with(".py")) continue;
+      std::string module = e.name.substr(code.size(), e.name.size() - code.size() - 3);
+      std::replace(module.begin(), module.end(), '/', '.');
+      detail::parse_class_decls(small(e), module, src.name() + ": " + e.name, decls);
+    }
+    v = detail::torchscript_state(v, decls, uo.what);
+  } else if (options.extract_state_dict) {
+    v = detail::extract_module_state_dicts(v);
+  }
+  return finish(std::move(v), options);
 }
 
 Value load_source(const Source& src, const LoadOptions& options) {
@@ -211,7 +233,8 @@ Value load_source(const Source& src, const LoadOptions& options) {
     case Format::PtZip:
       return load_zip(src, options);
     case Format::PtLegacy:
-      return finish(detail::load_legacy(src, options.max_depth), options);
+      return finish(detail::load_legacy(src, options.max_depth, options.extract_state_dict),
+                    options);
     case Format::Safetensors:
       break;
   }

@@ -70,6 +70,12 @@ enum class Global : uint8_t {
   TypedStorage,    // torch.FloatStorage etc.; `dtype` says which
   UntypedStorage,  // torch.storage.UntypedStorage
   DTypeValue,      // torch.float32 etc.
+  Set,             // builtins.set / frozenset, called with one list (protocol 2)
+  FrozenSet,
+  ByteArray,   // builtins.bytearray, called with bytes or nothing
+  JitList,     // torch.jit._pickle.build_*list: returns its list
+  JitTypeTag,  // torch.jit._pickle.restore_type_tag: returns its value
+  Class,       // a class or function recorded, never called (Records)
 };
 
 struct GlobalObj {
@@ -114,7 +120,7 @@ constexpr StorageClass kStorageClasses[] = {
 // Names torch's weights-only loader accepts but wick cannot represent; they get
 // a message saying so instead of "not allowed".
 constexpr const char* kTorchOnly[] = {
-    "torch.device", "builtins.set", "builtins.complex", "builtins.bytearray",
+    "torch.device", "builtins.complex",
     "torch._utils._rebuild_qtensor", "torch._utils._rebuild_sparse_tensor",
     "torch._utils._rebuild_sparse_csr_tensor", "torch._utils._rebuild_meta_tensor_no_storage",
     "torch._utils._rebuild_wrapper_subclass", "torch._tensor._rebuild_from_type_v2",
@@ -227,7 +233,8 @@ class Unpickler {
       case 0x8c:
         return u8();
       case 0x8d:
-      case 0x8e: {
+      case 0x8e:
+      case 0x96: {
         const uint64_t k = uint_le(8);
         need(size_t(std::min<uint64_t>(k, SIZE_MAX)));
         return size_t(k);
@@ -275,6 +282,10 @@ class Unpickler {
   Value as_value(Obj&& o, const char* role) const {
     if (auto* v = std::get_if<Value>(&o)) return std::move(*v);
     if (auto* g = std::get_if<GlobalObj>(&o)) {
+      // With records on, a class or function named as a value (a module's
+      // `self.act = F.relu`) is recorded by name.
+      if (opt_.records == Records::Any || (opt_.records != Records::None && g->id == Global::Class))
+        return Value::object(Object{g->name, Dict(), true});
       if (g->id == Global::DTypeValue)
         fail(concat("a torch.dtype value (", g->name, ") as ", role,
                     " is not supported in wick values"));
@@ -326,6 +337,8 @@ class Unpickler {
   static const void* container_id(const Value& v) {
     if (v.is_list() || v.is_tuple()) return &v.as_sequence();
     if (v.is_dict()) return &v.as_dict();
+    if (v.is_set()) return &v.as_set();
+    if (v.is_object()) return &v.as_object();
     return nullptr;
   }
   void track(const Value& v, size_t depth, uint64_t weight = 1) {
@@ -351,20 +364,23 @@ class Unpickler {
     if (!v) return;
     if (v->is_list() || v->is_tuple()) v->as_sequence().clear();
     if (v->is_dict()) v->as_dict().clear();
+    if (v->is_set()) v->as_set().clear();
+    if (v->is_object()) v->as_object().attributes.clear();
   }
 
   // The dict that SETITEM(S) fills, or the list that APPEND(S) fills: it
   // sits `below` entries under the top of the stack.
   Value& target(size_t below, ValueKind kind) {
-    const bool dict = kind == ValueKind::Dict;
+    const char* what = kind == ValueKind::Dict ? "dict" : kind == ValueKind::Set ? "set" : "list";
     if (stack_.size() < below + 1 || stack_.size() - below - 1 < base())
-      fail(dict ? "no dict on the stack to set items in" : "no list on the stack to append to");
+      fail(concat("no ", what, " on the stack to ",
+                  kind == ValueKind::Dict ? "set items in" : "add to"));
     Obj& o = stack_[stack_.size() - below - 1];
     auto* v = std::get_if<Value>(&o);
-    if (!v || v->kind() != kind)
-      fail(concat(dict ? "setting items in a " : "appending to a ",
-                  v ? v->type_name() : std::string("non-value"),
-                  dict ? " (only dicts take items)" : " (only lists take appends)"));
+    if (!v || v->kind() != kind || v->is_frozenset())
+      fail(concat(kind == ValueKind::Dict ? "setting items in a " : "adding to a ",
+                  v ? v->type_name() : std::string("non-value"), " (only a ", what,
+                  kind == ValueKind::Dict ? " takes items)" : " takes them)"));
     return *v;
   }
   void set_item(Value& dict, Obj&& key, Obj&& value) {
@@ -459,10 +475,25 @@ class Unpickler {
       for (const char* d : kDTypes)
         if (name == d) return found(Global::DTypeValue, dtype_from_name(name));
     }
+    if (full == "builtins.set") return found(Global::Set);
+    if (full == "builtins.frozenset") return found(Global::FrozenSet);
+    if (full == "builtins.bytearray") return found(Global::ByteArray);
+    const bool torchscript_class = module == "__torch__" || module.starts_with("__torch__.");
+    if (opt_.records != Records::None && torchscript_class) return found(Global::Class);
+    if (opt_.records == Records::TorchScript && module == "torch.jit._pickle") {
+      if (name == "build_intlist" || name == "build_doublelist" || name == "build_boollist" ||
+          name == "build_tensorlist")
+        return found(Global::JitList);
+      if (name == "restore_type_tag") return found(Global::JitTypeTag);
+    }
     for (const char* t : kTorchOnly)
       if (full == t)
         fail(concat("the global '", full,
                     "' is allowed by torch's weights-only loader but not supported by wick"));
+    if (opt_.records == Records::Any) return found(Global::Class);
+    if (torchscript_class)
+      fail(concat("the TorchScript class '", printable(full, Printable::Ascii),
+                  "' outside a TorchScript archive's data.pkl"));
     bool looks_like_class = !name.empty() && name[0] >= 'A' && name[0] <= 'Z';
     if (module == "__main__" || module.starts_with("torch.nn.") ||
         module.starts_with("torch.optim") || (looks_like_class && !module.starts_with("builtins")))
@@ -653,6 +684,49 @@ class Unpickler {
       case Global::Bytes:
         arity(0, 0);
         return Value::bytes("");
+      case Global::Set:
+      case Global::FrozenSet: {
+        // Below protocol 4 a set is (set, (list(items),)).
+        arity(0, 1);
+        List items;
+        size_t depth = 1;
+        uint64_t weight = 1;
+        if (!args.empty()) {
+          const Value& l = value_arg(g, args, 0);
+          if (!l.is_list() && !l.is_tuple())
+            fail(concat(g.name, ": argument must be a list, not ", l.type_name()));
+          items = l.as_sequence();
+          depth = depth_of(l);
+          weight = weight_of(l);
+        }
+        Value set = Value::set(std::move(items), g.id == Global::FrozenSet);
+        track(set, depth, weight);
+        return set;
+      }
+      case Global::ByteArray: {
+        // Protocol 2: (bytearray, (latin-1 text, 'latin-1')); 3 and 4: (bytearray, (bytes,)).
+        // wick has no mutable bytes: a bytearray loads as bytes.
+        arity(0, 2);
+        if (args.empty()) return Value::bytes("");
+        const Value& data = value_arg(g, args, 0);
+        if (args.size() == 1 && data.is_bytes()) return Value::bytes(data.as_bytes());
+        if (args.size() == 2) return call(GlobalObj{Global::Encode, DType::Float32, g.name}, args);
+        fail(concat(g.name, ": only bytearray(bytes) and bytearray(str, 'latin-1') are supported"));
+      }
+      case Global::JitList: {
+        arity(1, 1);
+        const Value& l = value_arg(g, args, 0);
+        if (!l.is_list()) fail(concat(g.name, ": argument must be a list, not ", l.type_name()));
+        return l;
+      }
+      case Global::JitTypeTag:
+        arity(2, 2);
+        if (!value_arg(g, args, 1).is_string()) fail(concat(g.name, ": type tag must be a str"));
+        return value_arg(g, args, 0);
+      case Global::Class:
+        fail(concat("calling ", g.name,
+                    ": wick records the objects of classes outside its allow-list, but never "
+                    "calls anything"));
       default:
         fail(concat(g.name, " cannot be called"));
     }
@@ -685,8 +759,32 @@ class Unpickler {
     return out;
   }
 
+  // obj.__setstate__(state) of a record: Python's default sets the items of a
+  // dict state (or of both dicts of a (dict, slots) pair) as attributes.
+  void build_object(const Value& record, const Value& state) {
+    Object& o = record.as_object();
+    if (o.reference) fail(concat("BUILD on the class ", o.type, " itself"));
+    auto set_attributes = [&](const Value& d) {
+      if (d.is_none()) return;
+      if (!d.is_dict())
+        fail(concat("BUILD state of ", o.type, " must be a dict, not ", d.type_name()));
+      for (const auto& [k, v] : d.as_dict()) {
+        if (!k.is_string())
+          fail(concat("attribute name ", k.repr(), " of ", o.type, " is not a str"));
+        grow(record, v, "BUILD");
+        o.attributes.set(k, v);
+      }
+    };
+    if (state.is_tuple() && state.size() == 2) {
+      set_attributes(state.as_tuple()[0]);
+      set_attributes(state.as_tuple()[1]);
+    } else {
+      set_attributes(state);
+    }
+  }
+
   // ---- persistent ids -------------------------------------------------------
-  StorageObj persistent_load(const Obj& pid_obj) {
+  Obj persistent_load(const Obj& pid_obj) {
     std::vector<Obj> t = tuple_items(pid_obj, "persistent id");
     auto value = [&](size_t i) -> const Value* { return std::get_if<Value>(&t[i]); };
     std::string tag;
@@ -694,6 +792,9 @@ class Unpickler {
       const Value& v = *value(0);
       tag = v.is_string() ? v.as_string() : v.is_bytes() ? v.as_bytes() : "";
     }
+    if (tag == "module" && opt_.records == Records::Any && t.size() >= 2 &&
+        std::holds_alternative<GlobalObj>(t[1]))
+      return t[1];  // the legacy format's module class, with its source: the class
     if (tag == "module")
       fail(
           "the file holds a pickled nn.Module class (persistent id 'module') - was a whole "
@@ -887,7 +988,8 @@ class Unpickler {
       }
       case 'C':     // SHORT_BINBYTES (protocol 3)
       case 'B':     // BINBYTES (protocol 3)
-      case 0x8e: {  // BINBYTES8 (protocol 4)
+      case 0x8e:    // BINBYTES8 (protocol 4)
+      case 0x96: {  // BYTEARRAY8 (protocol 5): loads as bytes (wick has no mutable bytes)
         push(Value::bytes(bytes(length_operand())));
         return false;
       }
@@ -911,6 +1013,36 @@ class Unpickler {
           fail(concat("STACK_GLOBAL needs two str, got ", module.type_name(), " and ",
                       name.type_name()));
         push(resolve_global(module.as_string(), name.as_string()));
+        return false;
+      }
+      case 0x8f: {  // EMPTY_SET (protocol 4)
+        Value set = Value::set();
+        track(set, 1);
+        push(std::move(set));
+        return false;
+      }
+      case 0x90: {  // ADDITEMS (protocol 4): add the items above the mark to the set below it
+        size_t m = pop_mark();
+        Value& set = target(stack_.size() - m, ValueKind::Set);
+        for (size_t i = m; i < stack_.size(); ++i) {
+          Value v = as_value(std::move(stack_[i]), "a set item");
+          grow(set, v, "adding");
+          set.as_set().push_back(std::move(v));
+        }
+        stack_.resize(m);
+        return false;
+      }
+      case 0x91: {  // FROZENSET (protocol 4): the items above the mark
+        size_t m = pop_mark();
+        Value set = Value::set({}, true);
+        track(set, 1);
+        for (size_t i = m; i < stack_.size(); ++i) {
+          Value v = as_value(std::move(stack_[i]), "a frozenset item");
+          grow(set, v, "adding");
+          set.as_set().push_back(std::move(v));
+        }
+        stack_.resize(m);
+        push(std::move(set));
         return false;
       }
       case 0x97:  // NEXT_BUFFER (protocol 5)
@@ -960,6 +1092,17 @@ class Unpickler {
         Obj callable = pop();
         auto* g = std::get_if<GlobalObj>(&callable);
         if (!g) fail("calling something that is not an allowed global");
+        if (op_ != 'R' && g->id == Global::Class) {
+          // cls.__new__(cls): an empty record that BUILD fills.
+          std::vector<Obj> a = tuple_items(args, "the arguments");
+          if (!a.empty())
+            fail(concat(opcode_name(op_), " of ", g->name, " with arguments: wick records only ",
+                        "objects created without them"));
+          Value record = Value::object(Object{g->name, Dict(), false});
+          track(record, 1);
+          push(std::move(record));
+          return false;
+        }
         if (op_ != 'R' && g->id != Global::ParameterClass)
           fail(concat(opcode_name(op_), " is only allowed for torch.nn.parameter.Parameter, not ",
                       g->name));
@@ -972,6 +1115,10 @@ class Unpickler {
         require(2);
         Obj state_obj = pop();
         auto* target = std::get_if<Value>(&stack_.back());
+        if (target && target->is_object()) {
+          build_object(*target, as_value(std::move(state_obj), "BUILD state"));
+          return false;
+        }
         if (!target || !target->is_dict() || !target->as_dict().ordered())
           fail(concat("BUILD is only allowed on an OrderedDict, not on ",
                       target ? target->type_name() : std::string("a global or storage")));

@@ -1,8 +1,12 @@
 // The C++ half of the checkpoint interop tests (interop.py is the Python half,
 // run with PyTorch 1.13):
 //
-//   wick_io_interop describe FILE [--copy]   print FILE's value tree as JSON
+//   wick_io_interop describe FILE [--copy] [--extract-state-dict]
+//                                            print FILE's value tree as JSON
 //   wick_io_interop resave IN OUT [1.13|2]   load IN, save it to OUT
+//   wick_io_interop seed-net FILE            load FILE strictly into the recipe's Net
+//                                            and print its output on a fixed input
+//                                            (arange(3072)/3072 as 1x3x32x32), JSON
 //   wick_io_interop write DIR                write wick's own corpus: DIR/NAME.pt
 //                                            and DIR/NAME.json (its description)
 //
@@ -19,6 +23,7 @@
 #include <unordered_map>
 
 #include "io/test_sha256.h"
+#include "seed_net.h"
 #include "wick/core/random.h"
 #include "wick/io/serialize.h"
 
@@ -92,6 +97,13 @@ struct Describer {
         if (!d.metadata().is_none()) out["metadata"] = (*this)(d.metadata());
         return out;
       }
+      case ValueKind::Set: {
+        json items = json::array();
+        for (const Value& x : v.as_set()) items.push_back((*this)(x));
+        return {{"type", v.type_name()}, {"items", items}};
+      }
+      case ValueKind::Object:
+        return {{"type", "object"}, {"class", v.as_object().type}};
     }
     return {};
   }
@@ -237,8 +249,8 @@ std::vector<std::pair<std::string, Value>> corpus() {
 }
 
 int usage() {
-  std::cerr << "usage: wick_io_interop describe FILE [--copy] | resave IN OUT [1.13|2] | "
-               "write DIR\n";
+  std::cerr << "usage: wick_io_interop describe FILE [--copy] [--extract-state-dict] | "
+               "seed-net FILE | resave IN OUT [1.13|2] | write DIR\n";
   return 2;
 }
 
@@ -250,9 +262,23 @@ int main(int argc, char** argv) {
     std::string cmd = argv[1];
     if (cmd == "describe") {
       LoadOptions o;
-      o.mmap = !(argc > 3 && std::string(argv[3]) == "--copy");
       o.verify_crc = true;
+      for (int i = 3; i < argc; ++i) {
+        if (std::string(argv[i]) == "--copy") o.mmap = false;
+        if (std::string(argv[i]) == "--extract-state-dict") o.extract_state_dict = true;
+      }
       std::cout << Describer()(load(argv[2], o)).dump() << "\n";
+      return 0;
+    }
+    if (cmd == "seed-net") {
+      wick::testing::SeedNet net;
+      net.load_state_dict(load(argv[2]));
+      net.eval();
+      Tensor x = (arange(3072, DType::Float32) / 3072.0).view({1, 3, 32, 32});
+      Tensor y = net(x).contiguous();
+      json out = json::array();
+      for (int64_t i = 0; i < y.numel(); ++i) out.push_back(y.data<float>()[i]);
+      std::cout << out.dump() << "\n";
       return 0;
     }
     if (cmd == "resave" && argc >= 4) {

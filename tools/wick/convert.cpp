@@ -56,6 +56,7 @@ bool ends_with_ci(const std::string& s, std::string_view suffix) {
 
 struct Args {
   std::string in, out, dtype;
+  bool extract_state_dict = false;
 };
 
 int run(const Args& args) {
@@ -70,13 +71,15 @@ int run(const Args& args) {
 
   // The input, memory-mapped: a torch value tree, or safetensors' tensors.
   io::Format format = about(args.in, [&] { return io::detect_format(args.in); });
+  io::LoadOptions load_options;
+  load_options.extract_state_dict = args.extract_state_dict;
   Value tree;
   io::SafetensorsFile st;
   about(args.in, [&] {
     if (format == io::Format::Safetensors)
       st = io::load_safetensors(args.in);
     else
-      tree = io::load(args.in);
+      tree = io::load(args.in, load_options);
   });
 
   io::SaveOptions options;
@@ -150,13 +153,18 @@ Command add_convert(CLI::App& app) {
       "--dtype casts floating-point tensors only (float16/32/64, bfloat16), one storage\n"
       "at a time as it is written. The input is memory-mapped (legacy-format files are\n"
       "read); the output replaces OUT only once it is completely written. A progress\n"
-      "bar appears on stderr for inputs over 100 MB when stderr is a terminal.\n");
+      "bar appears on stderr for inputs over 100 MB when stderr is a terminal.\n"
+      "A TorchScript archive (torch.jit.save, libtorch's torch::save) is read as the\n"
+      "state_dict it holds. --extract-state-dict reads a pickled whole model\n"
+      "(torch.save(model)) as its state_dict: its classes are recorded, never run.\n");
   auto args = std::make_shared<Args>();
   cmd->add_option("IN", args->in, "the checkpoint to read")->required();
   cmd->add_option("OUT", args->out, "the file to write (.pt, .pth, .bin or .safetensors)")
       ->required();
   cmd->add_option("--dtype", args->dtype, "cast floating-point tensors to this dtype")
       ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16"}));
+  cmd->add_flag("--extract-state-dict", args->extract_state_dict,
+                "read a pickled whole model (torch.save(model)) as its state_dict");
   return {cmd, [=] { return run(*args); }};
 }
 

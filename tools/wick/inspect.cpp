@@ -66,6 +66,8 @@ json value_json(const Value& v) {
     }
     case ValueKind::Dict:
       return json::object();  // only empty containers are leaves
+    case ValueKind::Object:
+      return {{"object", v.as_object().type}};
     default:
       return json::array();
   }

@@ -2,7 +2,10 @@
 //
 // torch.save pickles a Python object; checkpoints use a small part of Python:
 // None, bool, int, float, str, bytes, tensors (and nn.Parameter), lists, tuples,
-// dicts and OrderedDicts. A Value holds one of these.
+// sets, dicts and OrderedDicts. A Value holds one of these, or an Object: an
+// inert record of an instance of a class wick never constructs (the modules
+// of a TorchScript archive, or pickled Python objects when a load asks for
+// them), holding the class's name and the attributes the file set.
 //
 // Like a Python object and like wick::Tensor, a Value is a handle: copying it
 // shares lists, tuples and dicts, so an object that appears twice in a file (one
@@ -42,14 +45,28 @@
 namespace wick {
 
 /// What a Value holds. The names are Python's type names (see kind_name).
-enum class ValueKind : uint8_t { None, Bool, Int, Float, String, Bytes, Tensor, List, Tuple, Dict };
+enum class ValueKind : uint8_t {
+  None,
+  Bool,
+  Int,
+  Float,
+  String,
+  Bytes,
+  Tensor,
+  List,
+  Tuple,
+  Dict,
+  Set,
+  Object
+};
 
 /// Python's name for a kind: "None", "bool", "int", "float", "str", "bytes",
-/// "Tensor", "list", "tuple", "dict".
+/// "Tensor", "list", "tuple", "dict", "set", "object".
 std::string_view kind_name(ValueKind kind);
 
 class Dict;
 class Value;
+struct Object;
 
 /// The items of a list or tuple.
 using List = std::vector<Value>;
@@ -82,6 +99,11 @@ class Value {
   static Value bytes(std::string data);
   /// An nn.Parameter wrapping `t` (pickled with torch._utils._rebuild_parameter).
   static Value parameter(Tensor t);
+  /// A set (or a frozenset) of `items`, kept in the order given. Items are not
+  /// deduplicated: a set read from a file holds what the file listed.
+  static Value set(List items = {}, bool frozen = false);
+  /// An Object record of class `type` (dotted, "__torch__.Net").
+  static Value object(Object record);
 
   // ---- kind -----------------------------------------------------------------
   ValueKind kind() const { return ValueKind(v_.index()); }
@@ -95,10 +117,14 @@ class Value {
   bool is_list() const { return kind() == ValueKind::List; }
   bool is_tuple() const { return kind() == ValueKind::Tuple; }
   bool is_dict() const { return kind() == ValueKind::Dict; }
+  /// A set or a frozenset.
+  bool is_set() const { return kind() == ValueKind::Set; }
+  bool is_object() const { return kind() == ValueKind::Object; }
   /// True for a tensor that is an nn.Parameter.
   bool is_parameter() const;
   /// Python's type name of this value: kind_name(), "OrderedDict" for an
-  /// ordered dict, "Counter" for a counter and "Parameter" for a parameter.
+  /// ordered dict, "Counter" for a counter, "Parameter" for a parameter,
+  /// "frozenset" for a frozen set and an Object's class name for an Object.
   std::string type_name() const;
 
   // ---- access (throw wick::Error on the wrong kind) -------------------------
@@ -118,8 +144,13 @@ class Value {
   /// The items of a list or a tuple.
   List& as_sequence() const;
   Dict& as_dict() const;
+  /// The items of a set or frozenset.
+  List& as_set() const;
+  /// True for a frozenset.
+  bool is_frozenset() const;
+  Object& as_object() const;
 
-  /// Python's len(): items of a list, tuple or dict, bytes of a str or bytes.
+  /// Python's len(): items of a list, tuple, set or dict, bytes of a str or bytes.
   size_t size() const;
   /// Python's `v[key]`: a dict lookup (throws wick::Error naming a missing key)
   /// or, for a list or tuple, the item at an int index (negative counts from
@@ -152,8 +183,13 @@ class Value {
   struct TupleBox {
     std::shared_ptr<List> items;
   };
-  using Variant = std::variant<std::monostate, bool, int64_t, double, Str, Bytes, TensorBox,
-                               ListBox, TupleBox, std::shared_ptr<Dict>>;
+  struct SetBox {
+    std::shared_ptr<List> items;
+    bool frozen = false;
+  };
+  using Variant =
+      std::variant<std::monostate, bool, int64_t, double, Str, Bytes, TensorBox, ListBox, TupleBox,
+                   std::shared_ptr<Dict>, SetBox, std::shared_ptr<Object>>;
 
   template <class I>
   static int64_t checked_int(I i) {
@@ -225,9 +261,25 @@ class Dict {
   Value metadata_;
 };
 
+/// An instance of a class wick does not construct, as a record: the class's
+/// dotted name and the attributes the file set on it (its `__dict__`). The
+/// modules of a TorchScript archive load as Objects (`__torch__.Net`), and
+/// so do the objects of a pickled whole model when the load asks for them
+/// (see LoadOptions). Nothing of the class is ever run. An Object that names
+/// a class or function without an instance of it (`self.act = F.relu`) is a
+/// `reference` with no attributes.
+struct Object {
+  /// The class's dotted name: "__torch__.Net", "torch.nn.modules.conv.Conv2d".
+  std::string type;
+  /// The instance's attributes, in the order the file set them.
+  Dict attributes;
+  /// True when the file names `type` itself rather than an instance of it.
+  bool reference = false;
+};
+
 /// The leaves of a value tree with their dotted paths, depth first in order:
-/// dict keys (a str as it is, other keys as their repr) and list or tuple
-/// indices are the path's parts, joined by "." —
+/// dict keys (a str as it is, other keys as their repr), list, tuple and set
+/// indices and Object attribute names are the path's parts, joined by "." —
 /// `optimizer_state_dict.state.0.momentum_buffer`, `param_groups.0.betas.1`.
 /// Leaves are tensors, scalars, strings, bytes and empty containers; a leaf
 /// at the root has the path "". A value reached twice (a shared list) is

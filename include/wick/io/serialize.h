@@ -13,18 +13,25 @@
 // `wick::save(model.state_dict(), PATH)`.
 //
 // load() reads the zip format of PyTorch 1.6 to 2.x (and the older legacy
-// format), in every pickle protocol torch.save writes (2 to 5). Storages saved from a GPU (`cuda:0` location tags) load to the CPU.
-// By default the file is memory-mapped and tensors are views into it, so
-// opening a multi-GB checkpoint costs a header parse; pages are read when
-// touched, and writing to a tensor never changes the file (copy-on-write).
-// Tensors that shared a storage in Python share one here: views, slices with
-// offsets and tied entries stay views of one storage.
+// format), in every pickle protocol torch.save writes (2 to 5). Storages saved from a GPU (`cuda:0`
+// location tags) load to the CPU. By default the file is memory-mapped and tensors are views into
+// it, so opening a multi-GB checkpoint costs a header parse; pages are read when touched, and
+// writing to a tensor never changes the file (copy-on-write). Tensors that shared a storage in
+// Python share one here: views, slices with offsets and tied entries stay views of one storage.
 //
 // Nothing in the file is executed: the pickle is interpreted by a small
 // machine that knows only tensors, storages, OrderedDicts and plain values, as
 // torch.load(weights_only=True) does; anything else is a wick::FormatError
 // naming what was found and where. A whole pickled module (torch.save(model))
-// is refused with a message saying to save model.state_dict() instead.
+// is refused with a message saying to save model.state_dict() instead, unless
+// LoadOptions::extract_state_dict asks for its state_dict.
+//
+// TorchScript archives (torch.jit.save, and libtorch's torch::save of a module
+// or an optimizer) load as the state_dict they hold: a module's parameters and
+// buffers with the dotted names Module.state_dict() gives, an optimizer's
+// state in PyTorch's optimizer state_dict layout. Their code is never run;
+// only the declarations of which attributes are parameters and buffers are
+// read from it.
 //
 // save() writes the zip format as torch.save does, so that torch.load (also
 // with weights_only=True) returns the same structure, keys, types, dtypes,
@@ -65,6 +72,14 @@ struct LoadOptions {
   std::optional<DType> floating_dtype;
   /// The deepest nesting of lists, tuples and dicts accepted.
   size_t max_depth = 1000;
+  /// Read a pickled whole model (torch.save(model)) as its state_dict. The
+  /// objects of classes outside the allow-list become Object records instead
+  /// of an error; nothing is constructed or called, and calling any global
+  /// outside the allow-list is still refused. Every nn.Module record (one with
+  /// `_parameters`, `_buffers` and `_modules`) is replaced by the state_dict
+  /// Module.state_dict() would give: parameters, persistent buffers, then
+  /// submodules, with dotted names. Other objects stay records (Object).
+  bool extract_state_dict = false;
 };
 
 /// Loads a file written by torch.save (zip or legacy format) or by save().
