@@ -378,7 +378,9 @@ class Unpickler {
     Obj& o = stack_[stack_.size() - below - 1];
     auto* v = std::get_if<Value>(&o);
     if (!v || v->kind() != kind || v->is_frozenset())
-      fail(concat(kind == ValueKind::Dict ? "setting items in a " : "adding to a ",
+      fail(concat(kind == ValueKind::Dict   ? "setting items in a "
+                  : kind == ValueKind::List ? "appending to a "
+                                            : "adding to a ",
                   v ? v->type_name() : std::string("non-value"), " (only a ", what,
                   kind == ValueKind::Dict ? " takes items)" : " takes them)"));
     return *v;

@@ -276,9 +276,87 @@ TEST(IoPickle, Protocols3To5) {
   EXPECT_NE(e.find("NEXT_BUFFER"), std::string::npos) << e;
   e = error_of("\x80\x05N\x98.");
   EXPECT_NE(e.find("READONLY_BUFFER"), std::string::npos) << e;
-  // Sets are not supported yet: a clear refusal, not a misread.
-  e = error_of("\x80\x04\x8f.");
-  EXPECT_NE(e.find("EMPTY_SET"), std::string::npos) << e;
+}
+
+TEST(IoPickle, SetsFrozensetsAndBytearrays) {
+  // Protocol 4: EMPTY_SET + ADDITEMS, and FROZENSET.
+  Value v = unpickle("\x80\x04\x8f(K\x03K\x01\x90.");
+  ASSERT_TRUE(v.is_set());
+  EXPECT_FALSE(v.is_frozenset());
+  EXPECT_EQ(v.repr(), "{3, 1}");
+  v = unpickle("\x80\x04(" + str("a") + "\x91.");
+  EXPECT_TRUE(v.is_frozenset());
+  EXPECT_EQ(v.repr(), "frozenset({'a'})");
+  // Protocol 2: builtins.set called with a list.
+  v = unpickle(
+      "\x80\x02"
+      "c__builtin__\nset\n](K\x07K\x08"
+      "e\x85R.");
+  ASSERT_TRUE(v.is_set());
+  EXPECT_EQ(v.size(), 2u);
+  EXPECT_EQ(unpickle("\x80\x02"
+                     "c__builtin__\nfrozenset\n]\x85R.")
+                .repr(),
+            "frozenset()");
+  // BYTEARRAY8 and builtins.bytearray load as bytes.
+  EXPECT_EQ(unpickle("\x80\x05\x96\x02\x00\x00\x00\x00\x00\x00\x00"
+                     "ab."s)
+                .as_bytes(),
+            "ab");
+  EXPECT_EQ(unpickle("\x80\x03"
+                     "c__builtin__\nbytearray\nC\x01z\x85R.")
+                .as_bytes(),
+            "z");
+  // A set cannot be added to once the memo handed it out again (no cycles).
+  std::string e = error_of("\x80\x04\x8fq\x00(h\x00\x90."s);
+  EXPECT_NE(e.find("already referenced"), std::string::npos) << e;
+  e = error_of("\x80\x04](K\x01\x90.");
+  EXPECT_NE(e.find("adding to a list"), std::string::npos) << e;
+  // A set round-trips through the pickler as Python writes it below protocol 4.
+  std::vector<iod::PickledStorage> storages;
+  // (pickle.dumps({1, 2}, protocol=2) in Python.)
+  EXPECT_EQ(iod::pickle(Value::set({1, 2}), storages),
+            "\x80\x02"
+            "c__builtin__\nset\nq\x00]q\x01(K\x01K\x02"
+            "e\x85q\x02Rq\x03."s);
+}
+
+TEST(IoPickle, RecordsOnlyWhenAsked) {
+  // An empty record of a TorchScript class, filled by BUILD.
+  const std::string net =
+      "\x80\x02"
+      "c__torch__\nNet\n)\x81}" +
+      str("training") + "\x88sb.";
+  EXPECT_NE(error_of(net).find("TorchScript class '__torch__.Net'"), std::string::npos);
+  iod::UnpickleOptions ts;
+  ts.records = iod::Records::TorchScript;
+  auto no_storage = [](const iod::StorageRef&) -> std::shared_ptr<Storage> { return nullptr; };
+  auto bytes = [](const std::string& s) {
+    return std::span(reinterpret_cast<const std::byte*>(s.data()), s.size());
+  };
+  Value v = iod::unpickle(bytes(net), no_storage, ts);
+  ASSERT_TRUE(v.is_object());
+  EXPECT_EQ(v.as_object().type, "__torch__.Net");
+  EXPECT_TRUE(v.as_object().attributes.at("training").as_bool());
+  // TorchScript records do not open the door to other classes.
+  const std::string main_net =
+      "\x80\x02"
+      "c__main__\nNet\n)\x81.";
+  EXPECT_THROW(iod::unpickle(bytes(main_net), no_storage, ts), FormatError);
+  iod::UnpickleOptions any;
+  any.records = iod::Records::Any;
+  EXPECT_EQ(iod::unpickle(bytes(main_net), no_storage, any).as_object().type, "__main__.Net");
+  // Records are never called, whatever the mode.
+  const std::string call =
+      "\x80\x02"
+      "cos\nsystem\n" +
+      str("true") + "\x85R.";
+  try {
+    iod::unpickle(bytes(call), no_storage, any);
+    ADD_FAILURE() << "os.system was accepted";
+  } catch (const FormatError& err) {
+    EXPECT_NE(std::string(err.what()).find("calling os.system"), std::string::npos) << err.what();
+  }
 }
 
 TEST(IoPickle, RefusesUnknownGlobals) {

@@ -68,6 +68,14 @@ struct Same {
         for (size_t i = 0; i < a.size(); ++i)
           (*this)(a.as_sequence()[i], b.as_sequence()[i], path + "[" + std::to_string(i) + "]");
         return;
+      case ValueKind::Set:
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i)
+          (*this)(a.as_set()[i], b.as_set()[i], path + "{" + std::to_string(i) + "}");
+        return;
+      case ValueKind::Object:
+        ADD_FAILURE() << "an Object cannot be saved, so it cannot round-trip";
+        return;
       case ValueKind::Dict: {
         const Dict& x = a.as_dict();
         const Dict& y = b.as_dict();
@@ -141,6 +149,9 @@ Value everything() {
   ckpt.set("grad_tensor", randn({3}).requires_grad_(true));
   Value shared = Value::list({1, 2});
   ckpt.set("shared", Value::list({shared, shared}));
+  ckpt.set("set", Value::set({1, "two", Value::tuple({3})}));
+  ckpt.set("empty_set", Value::set());
+  ckpt.set("frozenset", Value::set({"a"}, /*frozen=*/true));
   return Value(ckpt);
 }
 
@@ -238,6 +249,18 @@ TEST(IoRoundTrip, SavingThroughASymlinkReplacesItsTarget) {
   fs::create_symlink("loop_a.pt", dir + "/loop_b.pt");
   EXPECT_THROW(save(Value(d), dir + "/loop_a.pt"), Error);
   fs::remove_all(dir);
+}
+
+TEST(IoRoundTrip, RefusesToSaveAnObjectRecord) {
+  Dict d;
+  d.set("module", Value::object(Object{"__torch__.Net", Dict(), false}));
+  try {
+    save_bytes(Value(d));
+    FAIL() << "an Object record was saved";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'__torch__.Net' cannot be saved"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(IoRoundTrip, RefusesWhatTorchCannotSave) {
