@@ -128,12 +128,13 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
   std::vector<std::string>&names = parser.names, &meta_keys = parser.meta_keys;
   if (!j.is_object()) malformed(src, "invalid JSON in header: not an object");
   // A repeated key keeps its first place and its last value (as in the DOM).
-  auto first_places = [](std::vector<std::string>& keys) {
+  auto first_places = [](std::vector<std::string>& keys, size_t distinct) {
+    if (keys.size() == distinct) return;
     std::unordered_set<std::string> seen;
     std::erase_if(keys, [&](const std::string& k) { return !seen.insert(k).second; });
   };
-  first_places(names);
-  first_places(meta_keys);
+  first_places(names, j.size());
+  if (j.contains("__metadata__")) first_places(meta_keys, j["__metadata__"].size());
 
   SafetensorsFile out;
   std::vector<Entry> entries;
@@ -282,6 +283,7 @@ void write(const Dict& tensors, const std::vector<std::pair<std::string, std::st
     // A repeated key keeps its first place and takes its last value.
     std::vector<std::pair<const std::string*, const std::string*>> meta;
     std::unordered_map<std::string_view, size_t> place;
+    place.reserve(metadata.size());
     for (const auto& [k, v] : metadata) {
       WICK_CHECK(detail::valid_utf8(k) && detail::valid_utf8(v),
                  "save_safetensors: metadata is not UTF-8");
