@@ -14,6 +14,7 @@ GROUP is one of:
                    by torch 1.13; pickle globals limited to torch 2.x's weights_only set
     torch_diff     every kind of difference line, tolerances, exit codes, across formats
     torch_hostile  torch.save(model) and pickles calling os.system, through every subcommand
+    interrupt      SIGINT and SIGTERM during convert: no temporary file, OUT unchanged
     complexity     every subcommand on inputs of n and 8n entries: near-linear time
 
 Every run of the program is checked not to have died by a signal. Each group
@@ -1299,10 +1300,50 @@ def group_complexity():
     near_linear('verify a .pt of tensors', 1500, tensors_pt, lambda f: ['verify', f])
 
 
+def group_interrupt():
+    """SIGINT or SIGTERM during `wick convert` removes its temporary file and
+    leaves OUT as it was. WICK_TEST_STALL_CONVERT_WRITE makes convert stall
+    once its temporary file is being written, so the signal comes mid-write."""
+    import signal
+    os.makedirs(WORK)
+    src = many_tensors_file(work('in.safetensors'), 200, 1000)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        for ext in ('pt', 'safetensors'):
+            name = '%s during convert to .%s' % (signal.Signals(sig).name, ext)
+            out = write(work('out.' + ext), b'keep me')
+            env = dict(os.environ, WICK_TEST_STALL_CONVERT_WRITE='1')
+            proc = subprocess.Popen([WICK, 'convert', src, out], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            temp = None
+            for _ in range(1000):
+                temps = [f for f in os.listdir(WORK) if f.startswith('.out.%s.tmp-' % ext)]
+                if temps:
+                    temp = temps[0]
+                    break
+                time.sleep(0.01)
+            R.check(name + ': the temporary file appears', temp is not None)
+            proc.send_signal(sig)
+            try:
+                rc = proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+            R.check(name + ': ended by the signal', rc == -sig, 'rc %s' % rc)
+            no_leftovers(name + ': no temporary file', WORK,
+                         {'in.safetensors', 'out.pt', 'out.safetensors'})
+            expect_unchanged(name + ': OUT unchanged', out, b'keep me')
+    # Without a signal the same convert completes.
+    out = work('out.safetensors')
+    R.check('convert completes without a signal', wick('convert', src, out).rc == 0)
+    R.check('the converted file is whole', read_safetensors(out)[0].keys() == set(
+        't%07d' % i for i in range(200)))
+
+
 GROUPS = {'usage': group_usage, 'errors': group_errors, 'fixtures': group_fixtures,
           'verify': group_verify, 'torch_inspect': group_torch_inspect,
           'torch_convert': group_torch_convert, 'torch_diff': group_torch_diff,
-          'torch_hostile': group_torch_hostile, 'complexity': group_complexity}
+          'torch_hostile': group_torch_hostile, 'complexity': group_complexity,
+          'interrupt': group_interrupt}
 
 
 def main():

@@ -13,12 +13,11 @@
 // `wick::save(model.state_dict(), PATH)`.
 //
 // load() reads the zip format of PyTorch 1.6 to 2.x (and the older legacy
-// format), in every pickle protocol torch.save writes (2 to 5). Storages saved from a GPU (`cuda:0` location tags) load to the CPU.
-// By default the file is memory-mapped and tensors are views into it, so
-// opening a multi-GB checkpoint costs a header parse; pages are read when
-// touched, and writing to a tensor never changes the file (copy-on-write).
-// Tensors that shared a storage in Python share one here: views, slices with
-// offsets and tied entries stay views of one storage.
+// format), in every pickle protocol torch.save writes (2 to 5). Storages saved from a GPU (`cuda:0`
+// location tags) load to the CPU. By default the file is memory-mapped and tensors are views into
+// it, so opening a multi-GB checkpoint costs a header parse; pages are read when touched, and
+// writing to a tensor never changes the file (copy-on-write). Tensors that shared a storage in
+// Python share one here: views, slices with offsets and tied entries stay views of one storage.
 //
 // Nothing in the file is executed: the pickle is interpreted by a small
 // machine that knows only tensors, storages, OrderedDicts and plain values, as
@@ -106,6 +105,13 @@ struct SaveOptions {
 /// values torch could not save either (a list containing itself, one storage
 /// viewed with two dtypes, strings that are not UTF-8).
 void save(const Value& value, const std::string& path, const SaveOptions& options = {});
+
+/// Deletes the temporary files of the saves (save, save_safetensors) in
+/// progress in this process, so that a program ended by a signal leaves no
+/// partial file behind; targets are never touched. Only calls unlink(2), so a
+/// signal handler may call it - and must then end the process, since those
+/// saves cannot complete. `wick convert` does this on SIGINT and SIGTERM.
+void remove_unfinished_saves() noexcept;
 
 /// The bytes save() would write, with `prefix` as the archive's folder name
 /// (torch uses "archive" when saving to a buffer).
