@@ -301,46 +301,71 @@ bool Value::is(const Value& other) const {
   return false;
 }
 
-std::string Value::repr() const {
-  switch (kind()) {
+namespace {
+
+// Appends v's repr to `out`: containers append their items in place, so a
+// nested value costs its own length, not its length times its depth.
+void repr_into(const Value& v, std::string& out) {
+  switch (v.kind()) {
     case ValueKind::None:
-      return "None";
+      out += "None";
+      return;
     case ValueKind::Bool:
-      return as_bool() ? "True" : "False";
+      out += v.as_bool() ? "True" : "False";
+      return;
     case ValueKind::Int:
-      return std::to_string(as_int());
+      out += std::to_string(v.as_int());
+      return;
     case ValueKind::Float:
-      return wick::detail::python_float_repr(as_float(), true);
+      out += wick::detail::python_float_repr(v.as_float(), true);
+      return;
     case ValueKind::String:
-      return quoted_repr(as_string(), false);
+      out += quoted_repr(v.as_string(), false);
+      return;
     case ValueKind::Bytes:
-      return quoted_repr(as_bytes(), true);
+      out += quoted_repr(v.as_bytes(), true);
+      return;
     case ValueKind::Tensor:
-      return (is_parameter() ? "Parameter containing:\n" : "") + as_tensor().repr();
+      if (v.is_parameter()) out += "Parameter containing:\n";
+      out += v.as_tensor().repr();
+      return;
     case ValueKind::List:
     case ValueKind::Tuple: {
-      const List& items = as_sequence();
-      std::string out = is_list() ? "[" : "(";
-      for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i].repr();
-      if (is_tuple() && items.size() == 1) out += ",";
-      return out + (is_list() ? "]" : ")");
+      const List& items = v.as_sequence();
+      out += v.is_list() ? "[" : "(";
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ", ";
+        repr_into(items[i], out);
+      }
+      if (v.is_tuple() && items.size() == 1) out += ",";
+      out += v.is_list() ? "]" : ")";
+      return;
     }
     case ValueKind::Dict: {
-      const Dict& d = as_dict();
-      std::string out;
+      const Dict& d = v.as_dict();
+      if (d.counter())
+        out += d.empty() ? "Counter(" : "Counter({";
+      else if (d.ordered())
+        out += d.empty() ? "OrderedDict(" : "OrderedDict([";
+      else
+        out += "{";
       bool first = true;
-      for (const auto& [k, v] : d) {
+      for (const auto& [k, x] : d) {
         out += first ? "" : ", ";
         first = false;
         if (d.ordered()) out += '(';
-        out += k.repr();
+        repr_into(k, out);
         out += d.ordered() ? ", " : ": ";
-        out += v.repr();
+        repr_into(x, out);
         if (d.ordered()) out += ')';
       }
-      if (d.counter()) return d.empty() ? "Counter()" : "Counter({" + out + "})";
-      if (!d.ordered()) return "{" + out + "}";
-      return d.empty() ? "OrderedDict()" : "OrderedDict([" + out + "])";
+      if (d.counter())
+        out += d.empty() ? ")" : "})";
+      else if (d.ordered())
+        out += d.empty() ? ")" : "])";
+      else
+        out += "}";
+      return;
     }
     case ValueKind::Set: {
       const List& items = as_set();
@@ -364,7 +389,15 @@ std::string Value::repr() const {
       return out + ")";
     }
   }
-  return "?";
+  out += "?";
+}
+
+}  // namespace
+
+std::string Value::repr() const {
+  std::string out;
+  repr_into(*this, out);
+  return out;
 }
 
 std::ostream& operator<<(std::ostream& os, const Value& v) {

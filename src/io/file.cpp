@@ -1,5 +1,7 @@
 // Sources (mapped, pread, memory) and the crash-safe AtomicFile.
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "io/file.h"
 #include "wick/core/error.h"
+#include "wick/io/serialize.h"
 
 namespace wick::io::detail {
 
@@ -159,6 +162,54 @@ std::string follow_links(std::string path) {
 }
 }  // namespace
 
+namespace {
+// The temporary files of the saves in progress, for remove_unfinished_saves()
+// in a signal handler: fixed slots of plain chars, each published by an
+// atomic state, so the handler reads them without locks or allocation.
+constexpr int kSlots = 16;
+enum : int { kFree, kTaken, kReady };
+struct Slot {
+  std::atomic<int> state{kFree};
+  char path[PATH_MAX];
+};
+Slot g_unfinished[kSlots];
+
+// Returns the slot now holding `path`, or -1 when all are taken or the path
+// is too long (that save is then not removed on a signal).
+int remember_unfinished(const std::string& path) {
+  if (path.size() >= PATH_MAX) return -1;
+  for (int i = 0; i < kSlots; ++i) {
+    int expected = kFree;
+    if (g_unfinished[i].state.compare_exchange_strong(expected, kTaken)) {
+      std::memcpy(g_unfinished[i].path, path.c_str(), path.size() + 1);
+      g_unfinished[i].state.store(kReady);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void forget_unfinished(int slot) {
+  if (slot >= 0) g_unfinished[slot].state.store(kFree);
+}
+
+// Blocks every signal while the temporary file and its slot change together,
+// so that a handler never sees a file without its slot or a slot naming
+// another process's file.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old_);
+  }
+  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+ private:
+  sigset_t old_;
+};
+}  // namespace
+
 AtomicFile::AtomicFile(const std::string& path) : AtomicFile(follow_links(path), 0) {}
 
 AtomicFile::AtomicFile(const std::string& path, int) : path_(path) {
@@ -172,7 +223,9 @@ AtomicFile::AtomicFile(const std::string& path, int) : path_(path) {
   for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
     temp_ = wick::detail::concat(dir, ".", base, ".tmp-", ::getpid(), "-", now % 1000000007, "-",
                                  counter++);
+    SignalsBlocked blocked;
     fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ >= 0) slot_ = remember_unfinished(temp_);
     if (fd_ < 0 && errno != EEXIST) break;
   }
   if (fd_ < 0) throw Error(os_error("cannot create a temporary file next to", path));
@@ -186,7 +239,9 @@ AtomicFile::AtomicFile(const std::string& path, int) : path_(path) {
 AtomicFile::~AtomicFile() {
   if (committed_) return;
   if (fd_ >= 0) ::close(fd_);
+  SignalsBlocked blocked;
   ::unlink(temp_.c_str());
+  forget_unfinished(slot_);
 }
 
 void AtomicFile::put(const char* p, size_t n) {
@@ -237,11 +292,15 @@ void AtomicFile::commit(bool sync) {
   // moves that work to the last close, done on a short-lived thread.
   // (O_NONBLOCK: opening a FIFO found at the path must not wait for a writer.)
   int old = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (::rename(temp_.c_str(), path_.c_str()) != 0) {
-    int e = errno;
-    if (old >= 0) ::close(old);
-    errno = e;
-    throw Error(save_error(path_, "renaming the temporary file '" + temp_ + "' onto it"));
+  {
+    SignalsBlocked blocked;
+    if (::rename(temp_.c_str(), path_.c_str()) != 0) {
+      int e = errno;
+      if (old >= 0) ::close(old);
+      errno = e;
+      throw Error(save_error(path_, "renaming the temporary file '" + temp_ + "' onto it"));
+    }
+    forget_unfinished(slot_);
   }
   committed_ = true;
   // The save has succeeded: if no thread can be started, close here.
@@ -265,3 +324,12 @@ void AtomicFile::commit(bool sync) {
 }
 
 }  // namespace wick::io::detail
+
+namespace wick::io {
+
+void remove_unfinished_saves() noexcept {
+  for (auto& slot : detail::g_unfinished)
+    if (slot.state.load() == detail::kReady) ::unlink(slot.path);
+}
+
+}  // namespace wick::io

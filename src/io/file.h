@@ -84,6 +84,7 @@ class AtomicFile {
   void put(const char* p, size_t n);
   std::string path_, temp_;
   int fd_ = -1;
+  int slot_ = -1;  // where remove_unfinished_saves() finds temp_
   std::vector<char> buffer_;
   bool committed_ = false;
 };

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/layout.h"
 #include "io/pickle.h"
@@ -12,7 +14,7 @@
 namespace wick::io {
 
 using detail::Source;
-using json = nlohmann::ordered_json;
+using json = nlohmann::json;
 
 namespace {
 
@@ -62,6 +64,47 @@ struct Entry {
   uint64_t begin, end;
 };
 
+// Parses a header into a json whose objects are std::maps (a key is found in
+// O(log n), where an ordered_json searches linearly), keeping the file order of
+// the top-level keys and of __metadata__'s keys. nlohmann's parse callback
+// cannot do this: it rescans the parent object at every object's end.
+class HeaderParser : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  using Base = nlohmann::detail::json_sax_dom_parser<json>;
+  explicit HeaderParser(json& root) : Base(root) {}
+  bool start_object(size_t n) {
+    ++depth_;
+    return Base::start_object(n);
+  }
+  bool end_object() {
+    --depth_;
+    return Base::end_object();
+  }
+  bool start_array(size_t n) {
+    ++depth_;
+    return Base::start_array(n);
+  }
+  bool end_array() {
+    --depth_;
+    return Base::end_array();
+  }
+  bool key(std::string& k) {
+    if (depth_ == 1) {
+      names.push_back(k);
+      if (k == "__metadata__") meta_keys.clear();  // a repeated key replaces the value
+    } else if (depth_ == 2 && !names.empty() && names.back() == "__metadata__") {
+      meta_keys.push_back(k);
+    }
+    return Base::key(k);
+  }
+
+  /// Keys in file order, repeats included.
+  std::vector<std::string> names, meta_keys;
+
+ private:
+  int depth_ = 0;
+};
+
 SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
   if (src.size() < 8) malformed(src, "header too small (", src.size(), " bytes)");
   uint64_t n = 0;
@@ -76,12 +119,22 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
   if (header.find('\0') != std::string::npos)
     malformed(src, "invalid JSON in header: NUL byte at ", header.find('\0'));
   json j;
+  HeaderParser parser(j);
   try {
-    j = json::parse(header);
+    json::sax_parse(header, &parser);
   } catch (const json::exception& e) {
     malformed(src, "invalid JSON in header: ", e.what());
   }
+  std::vector<std::string>&names = parser.names, &meta_keys = parser.meta_keys;
   if (!j.is_object()) malformed(src, "invalid JSON in header: not an object");
+  // A repeated key keeps its first place and its last value (as in the DOM).
+  auto first_places = [](std::vector<std::string>& keys, size_t distinct) {
+    if (keys.size() == distinct) return;
+    std::unordered_set<std::string> seen;
+    std::erase_if(keys, [&](const std::string& k) { return !seen.insert(k).second; });
+  };
+  first_places(names, j.size());
+  if (j.contains("__metadata__")) first_places(meta_keys, j["__metadata__"].size());
 
   SafetensorsFile out;
   std::vector<Entry> entries;
@@ -91,10 +144,12 @@ SafetensorsFile load_source(const Source& src, const LoadOptions& options) {
                 "' must be a non-negative integer, got ", v.dump());
     return v.get<uint64_t>();
   };
-  for (const auto& [key, v] : j.items()) {
+  for (const std::string& key : names) {
+    const json& v = j.at(key);
     if (key == "__metadata__") {
       if (!v.is_object()) malformed(src, "invalid JSON in header: __metadata__ is not an object");
-      for (const auto& [mk, mv] : v.items()) {
+      for (const std::string& mk : meta_keys) {
+        const json& mv = v.at(mk);
         if (!mv.is_string())
           malformed(src, "invalid JSON in header: metadata value '", mk, "' is not a string");
         out.metadata.emplace_back(mk, mv.get<std::string>());
@@ -220,26 +275,55 @@ void write(const Dict& tensors, const std::vector<std::pair<std::string, std::st
     if (a.type->rank != b.type->rank) return a.type->rank > b.type->rank;
     return a.name < b.name;
   });
-  json j = json::object();
+  // The header is built as text: a json object would cost more per key than
+  // the file's size justifies (docs/formats.md §4.4 gives its exact form).
+  auto quoted = [](const std::string& s) { return json(s).dump(); };
+  std::string header = "{";
   if (!metadata.empty()) {
-    json m = json::object();
+    // A repeated key keeps its first place and takes its last value.
+    std::vector<std::pair<const std::string*, const std::string*>> meta;
+    std::unordered_map<std::string_view, size_t> place;
+    place.reserve(metadata.size());
     for (const auto& [k, v] : metadata) {
       WICK_CHECK(detail::valid_utf8(k) && detail::valid_utf8(v),
                  "save_safetensors: metadata is not UTF-8");
-      m[k] = v;
+      auto [it, fresh] = place.try_emplace(k, meta.size());
+      if (fresh)
+        meta.emplace_back(&k, &v);
+      else
+        meta[it->second].second = &v;
     }
-    j["__metadata__"] = m;
+    header += "\"__metadata__\":{";
+    for (size_t i = 0; i < meta.size(); ++i) {
+      if (i) header += ',';
+      header += quoted(*meta[i].first);
+      header += ':';
+      header += quoted(*meta[i].second);
+    }
+    header += "}";
   }
   uint64_t offset = 0;
   for (const Item& it : items) {
     WICK_CHECK(detail::valid_utf8(it.name), "save_safetensors: name is not UTF-8");
     WICK_CHECK(it.name != "__metadata__", "save_safetensors: '__metadata__' is reserved");
     uint64_t n = uint64_t(it.t.numel() * element_size(it.dtype));
-    j[it.name] = {
-        {"dtype", it.type->name}, {"shape", it.t.sizes()}, {"data_offsets", {offset, offset + n}}};
+    if (header.size() > 1) header += ',';
+    header += quoted(it.name);
+    header += ":{\"dtype\":\"";
+    header += it.type->name;
+    header += "\",\"shape\":[";
+    for (size_t d = 0; d < it.t.sizes().size(); ++d) {
+      if (d) header += ',';
+      header += std::to_string(it.t.sizes()[d]);
+    }
+    header += "],\"data_offsets\":[";
+    header += std::to_string(offset);
+    header += ',';
+    header += std::to_string(offset + n);
+    header += "]}";
     offset += n;
   }
-  std::string header = j.dump();
+  header += "}";
   header.append((8 - header.size() % 8) % 8, ' ');
   uint64_t len = header.size();
   sink(&len, 8);

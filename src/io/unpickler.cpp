@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include "io/pickle.h"
@@ -334,6 +335,16 @@ class Unpickler {
       fail(concat("the value tree expands to more than ", max_weight(),
                   " nodes through repeated references to shared containers"));
   }
+  // Calls that copy or scan an existing container (a shared one can be passed
+  // again and again) spend from one budget of the pickle's size in items (at
+  // least 2^20), so that such repeats cost the file's size, not its square.
+  void spend(uint64_t items) {
+    const uint64_t budget = std::max<uint64_t>(n_, 1u << 20);
+    copied_ += items;
+    if (copied_ > budget)
+      fail(concat("the file copies more than ", budget,
+                  " container items through repeated references to shared containers"));
+  }
   static const void* container_id(const Value& v) {
     if (v.is_list() || v.is_tuple()) return &v.as_sequence();
     if (v.is_dict()) return &v.as_dict();
@@ -424,9 +435,13 @@ class Unpickler {
   }
   // The items of a tuple entry, values or not.
   std::vector<Obj> tuple_items(const Obj& o, const char* what) {
-    if (auto* t = std::get_if<std::shared_ptr<ObjTuple>>(&o)) return (*t)->items;
+    if (auto* t = std::get_if<std::shared_ptr<ObjTuple>>(&o)) {
+      spend((*t)->items.size());
+      return (*t)->items;
+    }
     auto* v = std::get_if<Value>(&o);
     if (!v || !v->is_tuple()) fail(concat(what, " is not a tuple"));
+    spend(v->as_tuple().size());
     return std::vector<Obj>(v->as_tuple().begin(), v->as_tuple().end());
   }
 
@@ -539,6 +554,7 @@ class Unpickler {
   }
   Shape shape_arg(const GlobalObj& g, const std::vector<Obj>& args, size_t i) {
     const Value& v = kind_arg(g, args, i, ValueKind::Tuple);
+    spend(v.as_tuple().size());
     Shape s;
     for (const Value& x : v.as_tuple()) {
       if (!x.is_int())
@@ -596,6 +612,7 @@ class Unpickler {
         if (!items || !items->is_dict() || items->as_dict().ordered() || items->as_dict().counter())
           fail(concat(g.name, ": argument must be a dict"));
         track(d, depth_of(*items), weight_of(*items));
+        spend(items->as_dict().size());
         for (const auto& [k, v] : items->as_dict()) d.as_dict().set(k, v);
         return d;
       }
@@ -632,7 +649,7 @@ class Unpickler {
         // A typed bool storage was checked when it was read; an untyped one
         // viewed as bool is checked here (any byte but 0 or 1 is undefined
         // behaviour as a C++ bool).
-        if (dtype == DType::Bool && !s->dtype) {
+        if (dtype == DType::Bool && !s->dtype && bool_checked_.insert(s->storage.get()).second) {
           const std::byte* p = s->storage->data();
           for (size_t i = 0, n = s->storage->nbytes(); i < n; ++i)
             if (uint8_t(p[i]) > 1)
@@ -668,6 +685,7 @@ class Unpickler {
         const Value& v = value_arg(g, args, 0);
         if (!v.is_tuple() && !v.is_list())
           fail(concat(g.name, ": argument must be a tuple of ints"));
+        spend(v.as_sequence().size());
         for (const Value& x : v.as_sequence())
           if (!x.is_int()) fail(concat(g.name, ": argument must be a tuple of ints"));
         Value t = Value::tuple(v.as_sequence());
@@ -1161,6 +1179,8 @@ class Unpickler {
   std::unordered_map<const void*, Info> info_;
   std::unordered_map<std::string, StorageObj> storages_;
   std::unordered_map<std::string, StorageObj> views_;  // legacy storage views
+  std::unordered_set<const Storage*> bool_checked_;    // untyped storages seen as bool
+  uint64_t copied_ = 0;                                // see spend()
   Value result_;
   bool done_ = false;
 };

@@ -14,6 +14,8 @@ GROUP is one of:
                    by torch 1.13; pickle globals limited to torch 2.x's weights_only set
     torch_diff     every kind of difference line, tolerances, exit codes, across formats
     torch_hostile  torch.save(model) and pickles calling os.system, through every subcommand
+    interrupt      SIGINT and SIGTERM during convert: no temporary file, OUT unchanged
+    complexity     every subcommand on inputs of n and 8n entries: near-linear time
 
 Every run of the program is checked not to have died by a signal. Each group
 prints one FAIL line per failed check and exits 1 if any failed.
@@ -29,6 +31,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 import zipfile
 import zlib
 
@@ -1219,10 +1222,128 @@ def group_torch_hostile():
     del interop
 
 
+def many_tensors_file(path, n, numel, metadata=0):
+    """A safetensors file of n float32 tensors of numel zeros and `metadata` entries."""
+    header = collections.OrderedDict()
+    if metadata:
+        header['__metadata__'] = {'m%d' % i: 'v' for i in range(metadata)}
+    for i in range(n):
+        header['t%07d' % i] = {'dtype': 'F32', 'shape': [numel],
+                               'data_offsets': [4 * numel * i, 4 * numel * (i + 1)]}
+    text = json.dumps(header, separators=(',', ':')).encode()
+    text += b' ' * (-len(text) % 8)
+    return write(path, struct.pack('<Q', len(text)) + text + bytes(4 * numel * n))
+
+
+def ints_pt_file(path, n):
+    """A torch.save-style archive of a list of n ints (no torch needed)."""
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as z:
+        z.writestr('archive/data.pkl', pickle.dumps(list(range(n)), protocol=2))
+        z.writestr('archive/version', b'3\n')
+    return path
+
+
+def group_complexity():
+    """Every subcommand takes near-linear time: inputs of n and 8n entries, the
+    fastest of three runs each, must not differ by more than 16x (a quadratic
+    path gives 64x). WICK_COMPLEXITY_SCALE divides n (sanitizer builds)."""
+    os.makedirs(WORK)
+    scale = int(os.environ.get('WICK_COMPLEXITY_SCALE', '1'))
+
+    def seconds(args):
+        best = 1e30
+        for _ in range(3):
+            start = time.perf_counter()
+            r = wick(*args)
+            best = min(best, time.perf_counter() - start)
+            R.check('complexity: wick %s succeeds' % ' '.join(map(str, args)), r.rc in (0, 1), r)
+        return best
+
+    def near_linear(name, n, make, args):
+        n = max(n // scale, 16)
+        small, big = make(n, 'small'), make(8 * n, 'big')
+        for attempt in range(2):  # a second round only after a failure (a load spike)
+            t1, t8 = seconds(args(small)), seconds(args(big))
+            print('%s: n = %d: %.3f s, 8n: %.3f s (x%.1f)' % (name, n, t1, t8, t8 / t1))
+            if t8 < 16 * max(t1, 0.005):
+                break
+        R.check('complexity: ' + name, t8 < 16 * max(t1, 0.005),
+                'n = %d: %.3f s, 8n: %.3f s' % (n, t1, t8))
+
+    out = work('out.safetensors')
+    near_linear('convert a list of ints to safetensors', 12000,
+                lambda n, tag: ints_pt_file(work('ints_%s.pt' % tag), n),
+                lambda f: ['convert', f, out])
+    near_linear('inspect one-element tensors', 3000,
+                lambda n, tag: many_tensors_file(work('one_%s.safetensors' % tag), n, 1),
+                lambda f: ['inspect', f])
+    near_linear('inspect --json one-element tensors', 3000,
+                lambda n, tag: many_tensors_file(work('one_%s.safetensors' % tag), n, 1),
+                lambda f: ['inspect', '--json', f])
+    near_linear('verify zero-sized tensors', 3000,
+                lambda n, tag: many_tensors_file(work('zero_%s.safetensors' % tag), n, 0),
+                lambda f: ['verify', f])
+    near_linear('inspect metadata entries', 8000,
+                lambda n, tag: many_tensors_file(work('meta_%s.safetensors' % tag), 0, 0, n),
+                lambda f: ['inspect', f])
+    near_linear('diff one-element tensors', 2000,
+                lambda n, tag: many_tensors_file(work('one_%s.safetensors' % tag), n, 1),
+                lambda f: ['diff', f, f])
+
+    def tensors_pt(n, tag):
+        st = many_tensors_file(work('t_%s.safetensors' % tag), n, 1)
+        pt = work('t_%s.pt' % tag)
+        wick('convert', st, pt)
+        return pt
+    near_linear('convert tensors from .pt to safetensors', 1500, tensors_pt,
+                lambda f: ['convert', f, out])
+    near_linear('verify a .pt of tensors', 1500, tensors_pt, lambda f: ['verify', f])
+
+
+def group_interrupt():
+    """SIGINT or SIGTERM during `wick convert` removes its temporary file and
+    leaves OUT as it was. WICK_TEST_STALL_CONVERT_WRITE makes convert stall
+    once its temporary file is being written, so the signal comes mid-write."""
+    import signal
+    os.makedirs(WORK)
+    src = many_tensors_file(work('in.safetensors'), 200, 1000)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        for ext in ('pt', 'safetensors'):
+            name = '%s during convert to .%s' % (signal.Signals(sig).name, ext)
+            out = write(work('out.' + ext), b'keep me')
+            env = dict(os.environ, WICK_TEST_STALL_CONVERT_WRITE='1')
+            proc = subprocess.Popen([WICK, 'convert', src, out], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            temp = None
+            for _ in range(1000):
+                temps = [f for f in os.listdir(WORK) if f.startswith('.out.%s.tmp-' % ext)]
+                if temps:
+                    temp = temps[0]
+                    break
+                time.sleep(0.01)
+            R.check(name + ': the temporary file appears', temp is not None)
+            proc.send_signal(sig)
+            try:
+                rc = proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+            R.check(name + ': ended by the signal', rc == -sig, 'rc %s' % rc)
+            no_leftovers(name + ': no temporary file', WORK,
+                         {'in.safetensors', 'out.pt', 'out.safetensors'})
+            expect_unchanged(name + ': OUT unchanged', out, b'keep me')
+    # Without a signal the same convert completes.
+    out = work('out.safetensors')
+    R.check('convert completes without a signal', wick('convert', src, out).rc == 0)
+    R.check('the converted file is whole', read_safetensors(out)[0].keys() == set(
+        't%07d' % i for i in range(200)))
+
+
 GROUPS = {'usage': group_usage, 'errors': group_errors, 'fixtures': group_fixtures,
           'verify': group_verify, 'torch_inspect': group_torch_inspect,
           'torch_convert': group_torch_convert, 'torch_diff': group_torch_diff,
-          'torch_hostile': group_torch_hostile}
+          'torch_hostile': group_torch_hostile, 'complexity': group_complexity,
+          'interrupt': group_interrupt}
 
 
 def main():

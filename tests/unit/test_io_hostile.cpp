@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "io/pickle.h"
+#include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
 
 using namespace wick;
@@ -119,6 +120,16 @@ TEST_P(IoHostile, RefusedAndNothingRuns) {
       throw FormatError("no storages in a bare pickle");
     };
     refused("unpickle", [&] { iod::unpickle(bytes, no_storage); });
+  } else if (c.kind == "safetensors") {
+    refused("load_safetensors (mmap)", [&] { load_safetensors(path); });
+    LoadOptions read;
+    read.mmap = false;
+    refused("load_safetensors (read)", [&] { load_safetensors(path, read); });
+    refused("load_safetensors_bytes", [&] { load_safetensors_bytes(read_file(path)); });
+    VerifyResult r = verify(path);
+    ASSERT_TRUE(r.problem.has_value()) << c.file << ": verify found no problem";
+    expect_names(c, r.problem->str(), "verify");
+    EXPECT_EQ(r.format, Format::Safetensors) << c.file;
   } else {
     // "extract" cases are read as pickled whole models (extract_state_dict).
     LoadOptions mapped;
@@ -197,6 +208,11 @@ TEST(IoHostileCorpus, IsCompleteAndCoversTheClassicAttacks) {
                            "binbytes8_huge.pt",
                            "long4_huge.pt",
                            "pickled_module_linear.pt",
-                           "storage_numel_2e40.pt"})
+                           "storage_numel_2e40.pt",
+                           "many_ints.pt",
+                           "shared_tuple_size_calls.pt",
+                           "many_records.pt",
+                           "many_tensors.safetensors",
+                           "many_metadata.safetensors"})
     EXPECT_TRUE(listed.count(name)) << name;
 }

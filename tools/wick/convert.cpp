@@ -1,10 +1,12 @@
 // wick convert IN OUT [--dtype NAME]: rewrite a checkpoint as a PyTorch zip
 // archive or as safetensors, optionally casting floating-point tensors.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -59,6 +61,22 @@ struct Args {
   bool extract_state_dict = false;
 };
 
+// SIGINT or SIGTERM during the write: remove the temporary file, then end as
+// the signal would have (the handler is reset on entry, and the re-raised
+// signal is delivered when the handler returns).
+extern "C" void on_interrupt(int sig) {
+  io::remove_unfinished_saves();
+  ::raise(sig);
+}
+
+void clean_up_on_interrupt() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM}) ::sigaction(sig, &sa, nullptr);
+}
+
 int run(const Args& args) {
   bool to_safetensors = ends_with_ci(args.out, ".safetensors");
   if (!to_safetensors && !ends_with_ci(args.out, ".pt") && !ends_with_ci(args.out, ".pth") &&
@@ -87,6 +105,11 @@ int run(const Args& args) {
   std::error_code ec;
   uint64_t in_size = std::filesystem::file_size(args.in, ec);
   if (!ec && in_size > kProgressAbove && ::isatty(STDERR_FILENO)) options.progress = ProgressBar();
+  // For the interruption test (tests/cli): stall once the temporary file is
+  // being written, so that the test can signal at a known point.
+  if (std::getenv("WICK_TEST_STALL_CONVERT_WRITE"))
+    options.progress = [](uint64_t, uint64_t) { ::sleep(30); };
+  clean_up_on_interrupt();
 
   // What is written: tensors by name and (safetensors) metadata; `written`
   // lists every tensor leaf for the summary.
@@ -152,11 +175,18 @@ Command add_convert(CLI::App& app) {
       "                   A safetensors input's metadata is copied as it is.\n"
       "--dtype casts floating-point tensors only (float16/32/64, bfloat16), one storage\n"
       "at a time as it is written. The input is memory-mapped (legacy-format files are\n"
-      "read); the output replaces OUT only once it is completely written. A progress\n"
-      "bar appears on stderr for inputs over 100 MB when stderr is a terminal.\n"
-      "A TorchScript archive (torch.jit.save, libtorch's torch::save) is read as the\n"
-      "state_dict it holds. --extract-state-dict reads a pickled whole model\n"
-      "(torch.save(model)) as its state_dict: its classes are recorded, never run.\n");
+      "read); the output replaces OUT only once it is completely written, and an
+"
+      "interrupted convert (SIGINT, SIGTERM) removes its temporary file. A progress
+"
+      "bar appears on stderr for inputs over 100 MB when stderr is a terminal.
+"
+      "A TorchScript archive (torch.jit.save, libtorch's torch::save) is read as the
+"
+      "state_dict it holds. --extract-state-dict reads a pickled whole model
+"
+      "(torch.save(model)) as its state_dict: its classes are recorded, never run.
+");
   auto args = std::make_shared<Args>();
   cmd->add_option("IN", args->in, "the checkpoint to read")->required();
   cmd->add_option("OUT", args->out, "the file to write (.pt, .pth, .bin or .safetensors)")

@@ -122,6 +122,13 @@ struct SaveOptions {
 /// viewed with two dtypes, strings that are not UTF-8).
 void save(const Value& value, const std::string& path, const SaveOptions& options = {});
 
+/// Deletes the temporary files of the saves (save, save_safetensors) in
+/// progress in this process, so that a program ended by a signal leaves no
+/// partial file behind; targets are never touched. Only calls unlink(2), so a
+/// signal handler may call it - and must then end the process, since those
+/// saves cannot complete. `wick convert` does this on SIGINT and SIGTERM.
+void remove_unfinished_saves() noexcept;
+
 /// The bytes save() would write, with `prefix` as the archive's folder name
 /// (torch uses "archive" when saving to a buffer).
 std::vector<std::byte> save_bytes(const Value& value, const SaveOptions& options = {},
