@@ -13,12 +13,11 @@
 // `wick::save(model.state_dict(), PATH)`.
 //
 // load() reads the zip format of PyTorch 1.6 to 2.x (and the older legacy
-// format), in every pickle protocol torch.save writes (2 to 5). Storages saved from a GPU (`cuda:0` location tags) load to the CPU.
-// By default the file is memory-mapped and tensors are views into it, so
-// opening a multi-GB checkpoint costs a header parse; pages are read when
-// touched, and writing to a tensor never changes the file (copy-on-write).
-// Tensors that shared a storage in Python share one here: views, slices with
-// offsets and tied entries stay views of one storage.
+// format), in every pickle protocol torch.save writes (2 to 5). Storages saved from a GPU (`cuda:0`
+// location tags) load to the CPU. By default the file is memory-mapped and tensors are views into
+// it, so opening a multi-GB checkpoint costs a header parse; pages are read when touched, and
+// writing to a tensor never changes the file (copy-on-write). Tensors that shared a storage in
+// Python share one here: views, slices with offsets and tied entries stay views of one storage.
 //
 // Nothing in the file is executed: the pickle is interpreted by a small
 // machine that knows only tensors, storages, OrderedDicts and plain values, as
@@ -60,7 +59,7 @@ struct LoadOptions {
   /// Check every record's CRC-32 against the archive (torch itself does not).
   /// With mmap, this reads every page of the file.
   bool verify_crc = false;
-  /// Convert every floating-point tensor (float16/32/64, bfloat16) to this
+  /// Convert every floating-point tensor (float16/32/64, bfloat16, float8) to this
   /// dtype. Views of one storage stay views of one converted storage.
   std::optional<DType> floating_dtype;
   /// The deepest nesting of lists, tuples and dicts accepted.
@@ -90,7 +89,7 @@ struct SaveOptions {
   /// fsync the file and its directory before returning. Turning this off
   /// keeps the atomic rename but not durability across a power loss.
   bool fsync = true;
-  /// Cast every floating-point tensor (float16/32/64, bfloat16) to this dtype
+  /// Cast every floating-point tensor (float16/32/64, bfloat16, float8) to this dtype
   /// while writing. One storage is converted at a time, just before it is
   /// written, so a cast save of a memory-mapped checkpoint needs memory for
   /// its largest storage only. Views of one storage stay views of one storage.
