@@ -147,8 +147,11 @@ Command add_convert(CLI::App& app) {
       "                   __metadata__ as <dotted name> -> Python repr of the value\n"
       "                   (epoch -> \"3\", loss -> \"0.4\", name -> \"'abc'\", None -> \"None\").\n"
       "                   A safetensors input's metadata is copied as it is.\n"
-      "--dtype casts floating-point tensors only (float16/32/64, bfloat16), one storage\n"
-      "at a time as it is written. The input is memory-mapped (legacy-format files are\n"
+      "--dtype casts floating-point tensors only (float16/32/64, bfloat16 and the float8\n"
+      "formats), one storage at a time as it is written, rounding to nearest even\n"
+      "(float8_e4m3fn and the fnuz formats turn values beyond their range into NaN).\n"
+      "Integer, bool and complex tensors (uint16/32/64, complex32 too) are written as\n"
+      "they are. The input is memory-mapped (legacy-format files are\n"
       "read); the output replaces OUT only once it is completely written. A progress\n"
       "bar appears on stderr for inputs over 100 MB when stderr is a terminal.\n");
   auto args = std::make_shared<Args>();
@@ -156,7 +159,8 @@ Command add_convert(CLI::App& app) {
   cmd->add_option("OUT", args->out, "the file to write (.pt, .pth, .bin or .safetensors)")
       ->required();
   cmd->add_option("--dtype", args->dtype, "cast floating-point tensors to this dtype")
-      ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16"}));
+      ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16", "float8_e4m3fn",
+                             "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"}));
   return {cmd, [=] { return run(*args); }};
 }
 
