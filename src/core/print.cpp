@@ -130,6 +130,7 @@ class Printer {
   // Integers and bools print as Python's str() does.
   std::string plain(int64_t off) const {
     if (t_.dtype() == DType::Bool) return read<bool>(off) ? "True" : "False";
+    if (t_.dtype() == DType::UInt64) return std::to_string(read<uint64_t>(off));
     return std::to_string(read<int64_t>(off));
   }
 

@@ -72,10 +72,11 @@ void manual_seed(uint64_t seed) {
 namespace {
 template <class Fn>
 const Tensor& fill_random(const Tensor& t, const char* op, Fn&& draw) {
+  check_computable(t.dtype(), op);
   visit_dtype(t.dtype(), [&]<class T>() {
     if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> ||
                   std::is_same_v<T, std::complex<float>> ||
-                  std::is_same_v<T, std::complex<double>>) {
+                  std::is_same_v<T, std::complex<double>> || std::is_same_v<T, ComplexHalf>) {
       throw DTypeError(
           detail::concat(op, ": expected a floating-point tensor but got ", t.dtype()));
     } else {

@@ -18,6 +18,9 @@ namespace {
 constexpr size_t kBatch = 1000;  // Python's _BATCHSIZE
 constexpr size_t kMaxDepth = 1000;
 
+// The legacy storage class torch.save names for a dtype, or nullptr for the
+// dtypes PyTorch 2.x added, which it saves as an UntypedStorage plus the dtype
+// through _rebuild_tensor_v3 (docs/formats.md §2.10).
 const char* storage_class(DType t) {
   switch (t) {
     case DType::Float32:
@@ -44,6 +47,15 @@ const char* storage_class(DType t) {
       return "ComplexFloatStorage";
     case DType::Complex128:
       return "ComplexDoubleStorage";
+    case DType::UInt16:
+    case DType::UInt32:
+    case DType::UInt64:
+    case DType::Float8_e4m3fn:
+    case DType::Float8_e5m2:
+    case DType::Float8_e4m3fnuz:
+    case DType::Float8_e5m2fnuz:
+    case DType::Complex32:
+      return nullptr;
   }
   throw Error("save: invalid dtype");
 }
@@ -354,7 +366,8 @@ class Pickler {
     }
   }
 
-  // Writes _rebuild_tensor_v2(...) and returns the memo index of the result.
+  // Writes _rebuild_tensor_v2(...) (v3 for an untyped storage) and returns
+  // the memo index of the result.
   uint32_t save_tensor_reduce(const Tensor& t, bool requires_grad) {
     const auto& storage = t.storage();
     WICK_CHECK(storage != nullptr, "save: tensor without storage");
@@ -363,13 +376,18 @@ class Pickler {
     int64_t numel = int64_t(storage->nbytes()) / esize;
     for (size_t d = 0; d < t.sizes().size(); ++d)
       WICK_CHECK(t.strides()[d] >= 0, "save: tensor with negative stride ", t.strides());
+    const char* typed = storage_class(dtype);
 
-    save_global("torch._utils", "_rebuild_tensor_v2");
+    save_global("torch._utils", typed ? "_rebuild_tensor_v2" : "_rebuild_tensor_v3");
     op('(');
-    // The persistent id ('storage', class, key, location, numel).
+    // The persistent id ('storage', class, key, location, numel), numel in
+    // bytes for an untyped storage.
     op('(');
     save_string("storage");
-    save_global("torch", storage_class(dtype));
+    if (typed)
+      save_global("torch", typed);
+    else
+      save_global("torch.storage", "UntypedStorage");
     auto it = storage_ids_.find(storage.get());
     if (it == storage_ids_.end()) {
       size_t index = storages_.size();
@@ -386,7 +404,7 @@ class Pickler {
       get(it->second.key_memo);
     }
     save_string("cpu");
-    save_int(numel);
+    save_int(typed ? numel : numel * esize);
     op('t');
     put();
     op('Q');
@@ -396,6 +414,7 @@ class Pickler {
     op(requires_grad ? '\x88' : '\x89');
     save_ordered_dict_call();
     put();
+    if (!typed) save_global("torch", std::string(dtype_name(dtype)).c_str());
     op('t');
     put();
     op('R');

@@ -1,4 +1,4 @@
-// Object records to state_dicts (docs/formats.md §7).
+// Object records to state_dicts (docs/formats.md §8).
 #include "io/records.h"
 
 #include <unordered_set>

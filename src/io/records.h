@@ -1,4 +1,4 @@
-// Internal: Object records to state_dicts (docs/formats.md §7). A TorchScript
+// Internal: Object records to state_dicts (docs/formats.md §8). A TorchScript
 // archive (torch.jit.save, libtorch's torch::save) loads as a tree of
 // `__torch__.*` records; a pickled whole model, when asked for, as a tree of
 // nn.Module records. These functions walk such trees into the state_dicts

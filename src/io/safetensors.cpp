@@ -33,22 +33,22 @@ const STDType kTypes[] = {
     {"F6_E3M2", 6, 3, {}},
     {"U8", 8, 4, DType::UInt8},
     {"I8", 8, 5, DType::Int8},
-    {"F8_E5M2", 8, 6, {}},
-    {"F8_E4M3", 8, 7, {}},
+    {"F8_E5M2", 8, 6, DType::Float8_e5m2},
+    {"F8_E4M3", 8, 7, DType::Float8_e4m3fn},
     {"F8_E8M0", 8, 8, {}},
-    {"F8_E4M3FNUZ", 8, 9, {}},
-    {"F8_E5M2FNUZ", 8, 10, {}},
+    {"F8_E4M3FNUZ", 8, 9, DType::Float8_e4m3fnuz},
+    {"F8_E5M2FNUZ", 8, 10, DType::Float8_e5m2fnuz},
     {"I16", 16, 11, DType::Int16},
-    {"U16", 16, 12, {}},
+    {"U16", 16, 12, DType::UInt16},
     {"F16", 16, 13, DType::Float16},
     {"BF16", 16, 14, DType::BFloat16},
     {"I32", 32, 15, DType::Int32},
-    {"U32", 32, 16, {}},
+    {"U32", 32, 16, DType::UInt32},
     {"F32", 32, 17, DType::Float32},
     {"C64", 64, 18, DType::Complex64},
     {"F64", 64, 19, DType::Float64},
     {"I64", 64, 20, DType::Int64},
-    {"U64", 64, 21, {}},
+    {"U64", 64, 21, DType::UInt64},
 };
 
 const STDType* type_of(DType t) {
@@ -267,7 +267,8 @@ void write(const Dict& tensors, const std::vector<std::pair<std::string, std::st
     if (options.floating_dtype && is_floating_point(dtype)) dtype = *options.floating_dtype;
     const STDType* type = type_of(dtype);
     WICK_CHECK(type, "save_safetensors: '", k.as_string(), "' is ", dtype,
-               ", which safetensors cannot hold");
+               ", which safetensors cannot hold (the format has no name for it)",
+               is_complex(dtype) ? "; convert it with .to(wick::DType::Complex64) first" : "");
     items.push_back({k.as_string(), v.as_tensor(), dtype, type});
     total += uint64_t(v.as_tensor().numel() * element_size(dtype));
   }

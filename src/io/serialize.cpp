@@ -213,7 +213,7 @@ Value load_zip(const Source& src, const LoadOptions& options) {
   Value v = detail::unpickle(pickle, resolve, uo);
   if (torchscript) {
     // Only the class declarations' __parameters__ and __buffers__ lists are
-    // read from code/ (docs/formats.md §7); nothing of it runs.
+    // read from code/ (docs/formats.md §8); nothing of it runs.
     detail::ClassDecls decls;
     for (const ZipEntry& e : zip.entries()) {
       if (!e.name.starts_with(code) || !e.name.ends_with(".py")) continue;

@@ -131,11 +131,9 @@ constexpr const char* kTorchOnly[] = {
 
 // torch dtypes wick has no counterpart for.
 constexpr const char* kDTypeOnlyInTorch[] = {
-    "uint16", "uint32", "uint64", "complex32", "chalf", "float8_e4m3fn", "float8_e5m2",
-    "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2", "bits8",
-    "bits16", "bits1x8", "bits2x4", "bits4x2", "quint8", "qint8", "qint32", "quint4x2",
-    "quint2x4", "int1", "int2", "int3", "int4", "int5", "int6", "int7", "uint1", "uint2",
-    "uint3", "uint4", "uint5", "uint6", "uint7"};
+    "float8_e8m0fnu", "float4_e2m1fn_x2", "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2",
+    "quint8", "qint8", "qint32", "quint4x2", "quint2x4", "int1", "int2", "int3", "int4", "int5",
+    "int6", "int7", "uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7"};
 
 struct OpName {
   uint8_t op;
@@ -485,10 +483,13 @@ class Unpickler {
         if (name == c.name) return found(Global::TypedStorage, c.dtype);
       for (const char* d : kDTypeOnlyInTorch)
         if (name == d) fail(concat("the dtype ", full, " is not supported by wick"));
+      // clang-format off
       static constexpr const char* kDTypes[] = {
-          "float32", "float", "float64",   "double", "float16",    "half",   "bfloat16",
-          "int8",    "int16", "short",     "int32",  "int",        "int64",  "long",
-          "uint8",   "bool",  "complex64", "cfloat", "complex128", "cdouble"};
+          "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int8",
+          "int16", "short", "int32", "int", "int64", "long", "uint8", "bool", "complex64",
+          "cfloat", "complex128", "cdouble", "uint16", "uint32", "uint64", "float8_e4m3fn",
+          "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "complex32", "chalf"};
+      // clang-format on
       for (const char* d : kDTypes)
         if (name == d) return found(Global::DTypeValue, dtype_from_name(name));
     }

@@ -22,11 +22,13 @@ bool try_dispatch(DType dt, F&& f) {
   return ((dt == dtype_of<Ts>() && (f.template operator()<Ts>(), true)) || ...);
 }
 
-/// try_dispatch, throwing DTypeError naming `op` for any other dtype.
+/// try_dispatch, throwing DTypeError naming `op` for any other dtype (and
+/// the conversion to use for a storage-only one).
 template <class... Ts, class F>
 void dispatch(DType dt, const char* op, F&& f) {
-  if (!try_dispatch<Ts...>(dt, f))
-    throw DTypeError(detail::concat(op, ": not implemented for dtype ", dt));
+  if (try_dispatch<Ts...>(dt, f)) return;
+  check_computable(dt, op);
+  throw DTypeError(detail::concat(op, ": not implemented for dtype ", dt));
 }
 
 /// The dtypes the math kernels compute in: float32 and float64.

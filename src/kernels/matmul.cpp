@@ -80,6 +80,7 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, double al
           one(off[0] + i * inner[0], off[1] + i * inner[1], off[2] + i * inner[2]);
       });
     } else {
+      check_computable(out.dtype(), "matmul");
       throw DTypeError(detail::concat("matmul: not implemented for dtype ", out.dtype()));
     }
   });

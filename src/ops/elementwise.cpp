@@ -318,6 +318,7 @@ Tensor operator-(const Tensor& a) {
 
 namespace {
 void check_comparable(const Tensor& t, const char* op) {
+  check_computable(t.dtype(), op);
   WICK_CHECK_AS(DTypeError, !is_complex(t.dtype()), op, ": not implemented for dtype ", t.dtype());
 }
 

@@ -28,6 +28,7 @@ inline bool is_float(DType t) {
 
 /// Refuses dtypes the math kernels do not compute in (float32, float64).
 inline void check_float(const Tensor& t, const char* op) {
+  check_computable(t.dtype(), op);
   WICK_CHECK_AS(DTypeError, is_float(t.dtype()), op,
                 ": expected a float32 or float64 tensor but got ", t.dtype());
 }

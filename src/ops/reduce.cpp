@@ -45,6 +45,7 @@ Shape squeezed_sizes(const Tensor& x, const std::vector<bool>& mask) {
 DType sum_dtype(const Tensor& x, const char* op) {
   DType t = x.dtype();
   if (is_float(t)) return t;
+  check_computable(t, op);
   WICK_CHECK_AS(DTypeError, is_integral(t, true), op, ": not implemented for dtype ", t);
   return DType::Int64;
 }
@@ -66,6 +67,7 @@ Tensor reduce_sum(const Tensor& x, const std::vector<bool>& mask, bool keepdim, 
 }
 
 void check_mean_dtype(const Tensor& x) {
+  check_computable(x.dtype(), "mean");
   WICK_CHECK_AS(DTypeError, is_float(x.dtype()),
                 "mean(): could not infer output dtype. Input dtype must be either a floating point "
                 "or complex dtype. Got: ",

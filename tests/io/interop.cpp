@@ -7,6 +7,7 @@
 //   wick_io_interop seed-net FILE            load FILE strictly into the recipe's Net
 //                                            and print its output on a fixed input
 //                                            (arange(3072)/3072 as 1x3x32x32), JSON
+//   wick_io_interop convert IN OUT DTYPE     load IN (a dict), save its tensors .to(DTYPE)
 //   wick_io_interop write DIR                write wick's own corpus: DIR/NAME.pt
 //                                            and DIR/NAME.json (its description)
 //
@@ -250,7 +251,7 @@ std::vector<std::pair<std::string, Value>> corpus() {
 
 int usage() {
   std::cerr << "usage: wick_io_interop describe FILE [--copy] [--extract-state-dict] | "
-               "seed-net FILE | resave IN OUT [1.13|2] | write DIR\n";
+               "seed-net FILE | resave IN OUT [1.13|2] | write DIR | convert IN OUT DTYPE\n";
   return 2;
 }
 
@@ -285,6 +286,15 @@ int main(int argc, char** argv) {
       SaveOptions o;
       if (argc > 4 && std::string(argv[4]) == "1.13") o.layout = ZipLayout::Torch1_13;
       save(load(argv[2]), argv[3], o);
+      return 0;
+    }
+    if (cmd == "convert" && argc == 5) {
+      // Every tensor of a dict, converted with Tensor::to.
+      Value in = load(argv[2]);
+      Dict out(true);
+      for (const auto& [k, v] : in.as_dict())
+        out.set(k, v.is_tensor() ? Value(v.as_tensor().to(dtype_from_name(argv[4]))) : v);
+      save(Value(out), argv[3]);
       return 0;
     }
     if (cmd == "write") {

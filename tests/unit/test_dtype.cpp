@@ -11,9 +11,31 @@ using namespace wick;
 
 namespace {
 
-const DType kAll[] = {DType::Float32, DType::Float64, DType::Float16,   DType::BFloat16,
-                      DType::Int8,    DType::Int16,   DType::Int32,     DType::Int64,
-                      DType::UInt8,   DType::Bool,    DType::Complex64, DType::Complex128};
+const DType kAll[] = {DType::Float32,
+                      DType::Float64,
+                      DType::Float16,
+                      DType::BFloat16,
+                      DType::Int8,
+                      DType::Int16,
+                      DType::Int32,
+                      DType::Int64,
+                      DType::UInt8,
+                      DType::Bool,
+                      DType::Complex64,
+                      DType::Complex128,
+                      DType::UInt16,
+                      DType::UInt32,
+                      DType::UInt64,
+                      DType::Float8_e4m3fn,
+                      DType::Float8_e5m2,
+                      DType::Float8_e4m3fnuz,
+                      DType::Float8_e5m2fnuz,
+                      DType::Complex32};
+static_assert(std::size(kAll) == kNumDTypes);
+
+bool is_unsigned(DType t) {
+  return t == DType::UInt8 || t == DType::UInt16 || t == DType::UInt32 || t == DType::UInt64;
+}
 
 float f(uint32_t bits) {
   return std::bit_cast<float>(bits);
@@ -33,7 +55,7 @@ std::complex<double> at(const Tensor& t, int64_t i) {
 }  // namespace
 
 TEST(DType, ElementSizeMatchesTheCppType) {
-  const int64_t expected[] = {4, 8, 2, 2, 1, 2, 4, 8, 1, 1, 8, 16};
+  const int64_t expected[] = {4, 8, 2, 2, 1, 2, 4, 8, 1, 1, 8, 16, 2, 4, 8, 1, 1, 1, 1, 4};
   for (int i = 0; i < kNumDTypes; ++i) {
     DType t = kAll[i];
     EXPECT_EQ(element_size(t), expected[i]) << t;
@@ -44,8 +66,11 @@ TEST(DType, ElementSizeMatchesTheCppType) {
 }
 
 TEST(DType, NamesAreTorchNamesAndRoundTrip) {
-  const char* names[] = {"float32", "float64", "float16", "bfloat16", "int8",      "int16",
-                         "int32",   "int64",   "uint8",   "bool",     "complex64", "complex128"};
+  const char* names[] = {
+      "float32",       "float64",     "float16",         "bfloat16",        "int8",
+      "int16",         "int32",       "int64",           "uint8",           "bool",
+      "complex64",     "complex128",  "uint16",          "uint32",          "uint64",
+      "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "complex32"};
   for (int i = 0; i < kNumDTypes; ++i) {
     EXPECT_EQ(dtype_name(kAll[i]), names[i]);
     EXPECT_EQ(dtype_from_name(names[i]), kAll[i]);
@@ -65,10 +90,13 @@ TEST(DType, AliasesAreTorchAliases) {
   EXPECT_EQ(dtype_from_name("long"), DType::Int64);
   EXPECT_EQ(dtype_from_name("cfloat"), DType::Complex64);
   EXPECT_EQ(dtype_from_name("torch.cdouble"), DType::Complex128);
+  EXPECT_EQ(dtype_from_name("chalf"), DType::Complex32);
+  EXPECT_EQ(dtype_from_name("torch.chalf"), DType::Complex32);
 }
 
 TEST(DType, UnknownNamesThrowNamingTheName) {
-  for (const char* bad : {"", "float8", "Float32", "torch.", "complex32", "qint8", "int64 "}) {
+  for (const char* bad : {"", "float8", "Float32", "torch.", "float8_e4m3", "float8_e8m0fnu",
+                          "qint8", "uint128", "int64 "}) {
     try {
       dtype_from_name(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
@@ -91,6 +119,37 @@ TEST(DType, Categories) {
   EXPECT_FALSE(is_integral(DType::Bool));
   EXPECT_TRUE(is_integral(DType::Bool, true));
   EXPECT_TRUE(is_complex(DType::Complex128));
+  // As torch.dtype's is_floating_point / is_complex, and torch's isIntegralType.
+  for (DType t :
+       {DType::Float8_e4m3fn, DType::Float8_e5m2, DType::Float8_e4m3fnuz, DType::Float8_e5m2fnuz})
+    EXPECT_TRUE(is_floating_point(t) && is_float8(t)) << t;
+  EXPECT_TRUE(is_complex(DType::Complex32));
+  for (DType t : {DType::UInt16, DType::UInt32, DType::UInt64}) EXPECT_TRUE(is_integral(t)) << t;
+  EXPECT_FALSE(is_float8(DType::Float16));
+}
+
+TEST(DType, StorageOnlyDTypesNameTheirComputeDType) {
+  int storage_only = 0;
+  for (DType t : kAll) {
+    storage_only += is_storage_only(t);
+    EXPECT_FALSE(is_storage_only(compute_dtype(t))) << t;
+    if (!is_storage_only(t)) {
+      EXPECT_EQ(compute_dtype(t), t);
+    }
+  }
+  EXPECT_EQ(storage_only, 8);
+  EXPECT_EQ(compute_dtype(DType::Float8_e5m2fnuz), DType::Float32);
+  EXPECT_EQ(compute_dtype(DType::UInt64), DType::Int64);
+  EXPECT_EQ(compute_dtype(DType::Complex32), DType::Complex64);
+  EXPECT_NO_THROW(check_computable(DType::Float16, "add"));
+  try {
+    check_computable(DType::Float8_e4m3fn, "add");
+    ADD_FAILURE() << "float8 accepted";
+  } catch (const DTypeError& e) {
+    EXPECT_STREQ(e.what(),
+                 "add: float8_e4m3fn tensors support no arithmetic in wick; convert with "
+                 ".to(wick::DType::Float32) first");
+  }
 }
 
 // ---- float16 ------------------------------------------------------------------
@@ -276,15 +335,16 @@ TEST(DTypeConversion, AllPairsKeepValuesThatFitEveryDtype) {
   for (DType from : kAll) {
     bool from_bool = from == DType::Bool;
     std::vector<Scalar> values = from_bool ? std::vector<Scalar>{true, false, true}
-                                           : std::vector<Scalar>{0, 1, 2, 5, 100, 127};
-    bool negatives = from != DType::UInt8 && !from_bool;
-    if (negatives) values.insert(values.end(), {-1, -100, -128});
+                                           : std::vector<Scalar>{0, 1, 2, 5, 96, 112};
+    // Every value is exact in every dtype, float8 included.
+    bool negatives = !is_unsigned(from) && !from_bool;
+    if (negatives) values.insert(values.end(), {-1, -96, -128});
     Tensor src = make(from, values);
     for (DType to : kAll) {
       Tensor dst = src.to(to);
       ASSERT_EQ(dst.dtype(), to);
       ASSERT_EQ(dst.sizes(), src.sizes());
-      bool signed_to = to != DType::UInt8 && to != DType::Bool;
+      bool signed_to = !is_unsigned(to) && to != DType::Bool;
       for (size_t i = 0; i < values.size(); ++i) {
         double v = values[i].to<double>();
         if (v < 0 && !signed_to) continue;

@@ -111,7 +111,7 @@ TEST_P(IoFixtureFiles, CopyingLoadMatchesManifest) {
 INSTANTIATE_TEST_SUITE_P(Torch211, IoFixtureFiles,
                          ::testing::Values("seed_net_state_dict.pt", "adam_checkpoint.pt",
                                            "scheduler_state.pt", "dtypes_and_views.pt",
-                                           "legacy_format.pt"),
+                                           "legacy_format.pt", "new_dtypes.pt"),
                          [](const auto& info) {
                            std::string n = info.param;
                            return n.substr(0, n.find('.'));

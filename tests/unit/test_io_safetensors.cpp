@@ -148,7 +148,7 @@ TEST(IoSafetensors, ValidationRules) {
   EXPECT_NE(error_of(file_with(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8))
                 .find("non-negative"),
             std::string::npos);
-  EXPECT_NE(error_of(file_with(R"({"x":{"dtype":"U16","shape":[2],"data_offsets":[0,4]}})", 4))
+  EXPECT_NE(error_of(file_with(R"({"x":{"dtype":"F8_E8M0","shape":[2],"data_offsets":[0,2]}})", 2))
                 .find("wick lacks"),
             std::string::npos);
   // Extra fields are ignored; whitespace around the JSON is fine.

@@ -173,26 +173,24 @@ Command add_convert(CLI::App& app) {
       "                   __metadata__ as <dotted name> -> Python repr of the value\n"
       "                   (epoch -> \"3\", loss -> \"0.4\", name -> \"'abc'\", None -> \"None\").\n"
       "                   A safetensors input's metadata is copied as it is.\n"
-      "--dtype casts floating-point tensors only (float16/32/64, bfloat16), one storage\n"
-      "at a time as it is written. The input is memory-mapped (legacy-format files are\n"
-      "read); the output replaces OUT only once it is completely written, and an
-"
-      "interrupted convert (SIGINT, SIGTERM) removes its temporary file. A progress
-"
-      "bar appears on stderr for inputs over 100 MB when stderr is a terminal.
-"
-      "A TorchScript archive (torch.jit.save, libtorch's torch::save) is read as the
-"
-      "state_dict it holds. --extract-state-dict reads a pickled whole model
-"
-      "(torch.save(model)) as its state_dict: its classes are recorded, never run.
-");
+      "--dtype casts floating-point tensors only (float16/32/64, bfloat16 and the float8\n"
+      "formats), one storage at a time as it is written, rounding to nearest even\n"
+      "(float8_e4m3fn and the fnuz formats turn values beyond their range into NaN).\n"
+      "Integer, bool and complex tensors (uint16/32/64, complex32 too) are written as\n"
+      "they are. The input is memory-mapped (legacy-format files are\n"
+      "read); the output replaces OUT only once it is completely written, and an\n"
+      "interrupted convert (SIGINT, SIGTERM) removes its temporary file. A progress\n"
+      "bar appears on stderr for inputs over 100 MB when stderr is a terminal.\n"
+      "A TorchScript archive (torch.jit.save, libtorch's torch::save) is read as the\n"
+      "state_dict it holds. --extract-state-dict reads a pickled whole model\n"
+      "(torch.save(model)) as its state_dict: its classes are recorded, never run.\n");
   auto args = std::make_shared<Args>();
   cmd->add_option("IN", args->in, "the checkpoint to read")->required();
   cmd->add_option("OUT", args->out, "the file to write (.pt, .pth, .bin or .safetensors)")
       ->required();
   cmd->add_option("--dtype", args->dtype, "cast floating-point tensors to this dtype")
-      ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16"}));
+      ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16", "float8_e4m3fn",
+                             "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"}));
   cmd->add_flag("--extract-state-dict", args->extract_state_dict,
                 "read a pickled whole model (torch.save(model)) as its state_dict");
   return {cmd, [=] { return run(*args); }};

@@ -26,6 +26,9 @@ class Scalar {
   Scalar(double v) : kind_(Kind::Float), d_(v) {}
   Scalar(Half v) : kind_(Kind::Float), d_(float(v)) {}
   Scalar(BFloat16 v) : kind_(Kind::Float), d_(float(v)) {}
+  template <Float8Kind K>
+  Scalar(Float8<K> v) : kind_(Kind::Float), d_(float(v)) {}
+  Scalar(ComplexHalf v) : Scalar(std::complex<float>(v)) {}
   template <class T>
   Scalar(std::complex<T> v) : kind_(Kind::Complex), c_(v.real(), v.imag()) {}
 

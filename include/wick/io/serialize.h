@@ -67,7 +67,7 @@ struct LoadOptions {
   /// Check every record's CRC-32 against the archive (torch itself does not).
   /// With mmap, this reads every page of the file.
   bool verify_crc = false;
-  /// Convert every floating-point tensor (float16/32/64, bfloat16) to this
+  /// Convert every floating-point tensor (float16/32/64, bfloat16, float8) to this
   /// dtype. Views of one storage stay views of one converted storage.
   std::optional<DType> floating_dtype;
   /// The deepest nesting of lists, tuples and dicts accepted.
@@ -105,7 +105,7 @@ struct SaveOptions {
   /// fsync the file and its directory before returning. Turning this off
   /// keeps the atomic rename but not durability across a power loss.
   bool fsync = true;
-  /// Cast every floating-point tensor (float16/32/64, bfloat16) to this dtype
+  /// Cast every floating-point tensor (float16/32/64, bfloat16, float8) to this dtype
   /// while writing. One storage is converted at a time, just before it is
   /// written, so a cast save of a memory-mapped checkpoint needs memory for
   /// its largest storage only. Views of one storage stay views of one storage.
