@@ -368,25 +368,41 @@ void repr_into(const Value& v, std::string& out) {
       return;
     }
     case ValueKind::Set: {
-      const List& items = as_set();
-      std::string out;
-      for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i].repr();
-      const char* name = is_frozenset() ? "frozenset" : "set";
-      if (items.empty()) return std::string(name) + "()";
-      return is_frozenset() ? "frozenset({" + out + "})" : "{" + out + "}";
+      const List& items = v.as_set();
+      const bool frozen = v.is_frozenset();
+      if (items.empty()) {
+        out += frozen ? "frozenset()" : "set()";
+        return;
+      }
+      out += frozen ? "frozenset({" : "{";
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ", ";
+        repr_into(items[i], out);
+      }
+      out += frozen ? "})" : "}";
+      return;
     }
     case ValueKind::Object: {
       // Not Python's repr (which the class defines): the record itself.
-      const Object& o = as_object();
-      if (o.reference) return "<" + o.type + ">";
-      std::string out = o.type + "(";
+      const Object& o = v.as_object();
+      if (o.reference) {
+        out += "<" + o.type + ">";
+        return;
+      }
+      out += o.type + "(";
       bool first = true;
-      for (const auto& [k, v] : o.attributes) {
+      for (const auto& [k, x] : o.attributes) {
         out += first ? "" : ", ";
         first = false;
-        out += (k.is_string() ? k.as_string() : k.repr()) + "=" + v.repr();
+        if (k.is_string())
+          out += k.as_string();
+        else
+          repr_into(k, out);
+        out += "=";
+        repr_into(x, out);
       }
-      return out + ")";
+      out += ")";
+      return;
     }
   }
   out += "?";

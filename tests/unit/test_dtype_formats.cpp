@@ -188,8 +188,9 @@ std::string hex(uint32_t v) {
 void expect_decoded(const Format& f, uint32_t b, float got) {
   if (ref_is_nan(f, b)) {
     EXPECT_TRUE(std::isnan(got)) << f.name << " " << hex(b);
-    if (f.special != Special::FNUZ)
+    if (f.special != Special::FNUZ) {
       EXPECT_EQ(std::signbit(got), bool(b & sign_bit(f))) << f.name << " " << hex(b);
+    }
     return;
   }
   double want = ref_decode(f, b);
@@ -252,9 +253,10 @@ TEST(Float8Format, DecodesEveryPatternAsDefined) {
 TEST(Float8Format, NaNDecodesQuiet) {
   for (const auto& c : kFloat8)
     for (uint32_t b = 0; b < 256; ++b)
-      if (ref_is_nan(*c.format, b))
+      if (ref_is_nan(*c.format, b)) {
         EXPECT_NE(std::bit_cast<uint32_t>(float8_to_float(uint8_t(b), c.kind)) & 0x400000u, 0u)
             << c.format->name << " " << hex(b);
+      }
 }
 
 TEST(Float8Format, EncodesToNearestEvenAsDefined) {
