@@ -92,6 +92,33 @@ def idx(t, code):
     return head + t.numpy().astype(np.dtype(fmt)).tobytes()
 
 
+def archive_seeds():
+    """TorchScript archives, pickled whole models and sets: the records paths."""
+    torch.manual_seed(2)
+    module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "archive.pt")
+        torch.jit.script(module).save(path)
+        with open(path, "rb") as f:
+            data = f.read()
+    put("pt_zip", "torchscript_sequential.pt", data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        pkl = next(n for n in zf.namelist() if n.endswith("/data.pkl"))
+        put("unpickle", "torchscript_sequential.pkl", zf.read(pkl))
+    for protocol in [2, 4]:
+        whole = saved(torch.nn.Linear(2, 1), protocol=protocol)
+        put("pt_zip", "whole_linear_protocol%d.pt" % protocol, whole)
+        put("pt_legacy", "whole_linear_protocol%d.pt" % protocol,
+            saved(torch.nn.Linear(2, 1), True, protocol))
+        with zipfile.ZipFile(io.BytesIO(whole)) as zf:
+            pkl = next(n for n in zf.namelist() if n.endswith("/data.pkl"))
+            put("unpickle", "whole_linear_protocol%d.pkl" % protocol, zf.read(pkl))
+    for protocol in [2, 4, 5]:
+        value = {"s": {1, 2}, "f": frozenset([3]), "b": bytearray(b"ab")}
+        put("unpickle", "sets_protocol%d.pkl" % protocol,
+            __import__("pickle").dumps(value, protocol=protocol))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--wick", help="the wick CLI, to add wick-written files")
@@ -155,6 +182,7 @@ def main():
     put("idx", "float32-idx2", idx(torch.randn(2, 3), 0x0D))
     put("idx", "float64-idx1.gz", gzip.compress(idx(torch.randn(5).double(), 0x0E), mtime=0))
     put("idx", "empty-idx2", idx(torch.zeros(0, 3, dtype=torch.uint8), 0x08))
+    archive_seeds()
 
 
 if __name__ == "__main__":

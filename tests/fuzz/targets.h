@@ -56,15 +56,21 @@ inline bool fuzz_unpickle(const uint8_t* data, size_t size) {
     std::memset(s->data(), 0, s->nbytes());  // zero: valid for every dtype, bool included
     return s;
   };
-  io::detail::UnpickleOptions options;
-  options.max_depth = 200;
-  options.what = "fuzz.pkl";
-  try {
-    detail::walk(io::detail::unpickle(detail::bytes(data, size), resolve, options));
-  } catch (const Error&) {
-    return false;
+  // Each input in every records mode: plain, TorchScript classes, any class.
+  bool loaded = false;
+  for (auto records :
+       {io::detail::Records::None, io::detail::Records::TorchScript, io::detail::Records::Any}) {
+    io::detail::UnpickleOptions options;
+    options.max_depth = 200;
+    options.what = "fuzz.pkl";
+    options.records = records;
+    try {
+      detail::walk(io::detail::unpickle(detail::bytes(data, size), resolve, options));
+      loaded = true;
+    } catch (const Error&) {
+    }
   }
-  return true;
+  return loaded;
 }
 
 /// A torch.save file (zip, or legacy through the same dispatch) from memory;
@@ -77,6 +83,13 @@ inline bool fuzz_pt_zip(const uint8_t* data, size_t size) {
     checked.floating_dtype = DType::Float64;
     detail::walk(io::load_bytes(detail::bytes(data, size), checked));
   } catch (const Error&) {
+  }
+  // Read as a pickled whole model (records for any class).
+  try {
+    io::LoadOptions extract;
+    extract.extract_state_dict = true;
+    detail::walk(io::load_bytes(detail::bytes(data, size), extract));
+  } catch (const Error&) {
     return false;
   }
   return true;
@@ -87,6 +100,11 @@ inline bool fuzz_pt_legacy(const uint8_t* data, size_t size) {
   try {
     auto src = io::detail::Source::memory(detail::bytes(data, size), "fuzz.pt");
     detail::walk(io::detail::load_legacy(src, 200));
+  } catch (const Error&) {
+  }
+  try {
+    auto src = io::detail::Source::memory(detail::bytes(data, size), "fuzz.pt");
+    detail::walk(io::detail::load_legacy(src, 200, /*extract_state_dict=*/true));
   } catch (const Error&) {
     return false;
   }
