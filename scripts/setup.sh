@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package wick needs to build, test and run: the
-# toolchain, its libraries, PyTorch + NumPy for the interop tests, libtorch's
-# C++ headers for the benchmark peer bench/libtorch_seed_net (small next to
-# python3-torch, whose libtorch1.13 it shares), clang with libFuzzer for the
+# toolchain, its libraries, PyTorch + torchvision + NumPy for the interop
+# tests, libtorch's C++ headers for the benchmark peer bench/libtorch_seed_net
+# and tests/io/libtorch_archives (small next to python3-torch, whose
+# libtorch1.13 it shares), clang with libFuzzer for the
 # fuzz targets (scripts/fuzz.sh), and the Fashion-MNIST dataset for the
 # training demo.
 # Idempotent: when everything is present it changes nothing and needs no
