@@ -84,4 +84,8 @@ std::string pickle(const Value& v, std::vector<PickledStorage>& storages);
 /// surrogatepass does).
 bool valid_utf8(std::string_view s);
 
+/// For a global wick refuses ("numpy.core.multiarray._reconstruct"), what
+/// typically writes it and what to save instead; empty when not known.
+std::string_view writer_hint(std::string_view global);
+
 }  // namespace wick::io::detail

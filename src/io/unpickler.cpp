@@ -482,7 +482,11 @@ class Unpickler {
       for (const auto& c : kStorageClasses)
         if (name == c.name) return found(Global::TypedStorage, c.dtype);
       for (const char* d : kDTypeOnlyInTorch)
-        if (name == d) fail(concat("the dtype ", full, " is not supported by wick"));
+        if (name == d) {
+          const std::string_view hint = writer_hint(full);
+          fail(concat("the dtype ", full, " is not supported by wick",
+                      hint.empty() ? "" : " - it is typically ", hint));
+        }
       // clang-format off
       static constexpr const char* kDTypes[] = {
           "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int8",
@@ -504,17 +508,27 @@ class Unpickler {
         return found(Global::JitList);
       if (name == "restore_type_tag") return found(Global::JitTypeTag);
     }
+    const std::string_view hint = writer_hint(full);
+    auto with_hint = [&](std::string msg) {
+      return hint.empty() ? msg : concat(msg, " - it is typically ", hint);
+    };
     for (const char* t : kTorchOnly)
       if (full == t)
-        fail(concat("the global '", full,
-                    "' is allowed by torch's weights-only loader but not supported by wick"));
+        fail(with_hint(concat("the global '", full,
+                              "' is allowed by torch's weights-only loader but not supported by "
+                              "wick")));
     if (opt_.records == Records::Any) return found(Global::Class);
     if (torchscript_class)
       fail(concat("the TorchScript class '", printable(full, Printable::Ascii),
                   "' outside a TorchScript archive's data.pkl"));
+    if (!hint.empty())
+      fail(concat("unsupported global '", printable(full, Printable::Ascii),
+                  "': wick loads only tensors, storages, OrderedDicts and plain values, as "
+                  "torch.load(weights_only=True) does - it is typically ",
+                  hint));
     bool looks_like_class = !name.empty() && name[0] >= 'A' && name[0] <= 'Z';
     if (module == "__main__" || module.starts_with("torch.nn.") ||
-        module.starts_with("torch.optim") || (looks_like_class && !module.starts_with("builtins")))
+        (looks_like_class && !module.starts_with("builtins")))
       fail(concat("the file holds a pickled Python object of class '",
                   printable(full, Printable::Ascii),
                   "', not only tensors and containers - was a whole model saved with "
@@ -744,10 +758,13 @@ class Unpickler {
         arity(2, 2);
         if (!value_arg(g, args, 1).is_string()) fail(concat(g.name, ": type tag must be a str"));
         return value_arg(g, args, 0);
-      case Global::Class:
+      case Global::Class: {
+        const std::string_view hint = writer_hint(g.name);
         fail(concat("calling ", g.name,
                     ": wick records the objects of classes outside its allow-list, but never "
-                    "calls anything"));
+                    "calls anything",
+                    hint.empty() ? "" : " - it is typically ", hint));
+      }
       default:
         fail(concat(g.name, " cannot be called"));
     }

@@ -1230,6 +1230,25 @@ def group_torch_hostile():
         R.check('verify: %s: FAILED' % what, r.rc == 1 and r.out.startswith(path + ': FAILED: ')
                 and phrase in r.out, r)
     R.check('os.system never ran', not os.path.exists(marker))
+    # Objects common in real checkpoints that are not weights: the error names
+    # the global and says what wrote it and what to save instead.
+    import argparse
+    import numpy
+    net = torch.nn.Linear(2, 2)
+    sgd = torch.optim.SGD(net.parameters(), lr=0.1)
+    for what, obj, phrase in [
+            ('numpy scalar', {'w': torch.ones(2), 'acc': numpy.float64(0.5)}, 'torch.from_numpy'),
+            ('numpy array', {'a': numpy.zeros(3)}, 'NumPy'),
+            ('argparse args', {'args': argparse.Namespace(lr=0.1)}, 'vars(args)'),
+            ('whole optimizer', {'optimizer': sgd}, 'optimizer.state_dict()'),
+            ('whole scheduler', {'s': torch.optim.lr_scheduler.StepLR(sgd, 1)},
+             'scheduler.state_dict()')]:
+        path = work(what.replace(' ', '_') + '.pt')
+        torch.save(obj, path)
+        r = wick('inspect', path)
+        expect_file_error('inspect: ' + what, r, path, phrase)
+        R.check('inspect: %s: names the global and its offset' % what,
+                'unsupported global' in r.err and 'at byte' in r.err, r)
     # The module file is fine for torch itself: the refusal is wick's choice, not a bad file.
     R.check('torch loads the module file', isinstance(torch.load(module), torch.nn.Linear))
     del interop

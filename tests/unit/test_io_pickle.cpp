@@ -523,3 +523,57 @@ TEST(IoPickle, RepeatedReferencesCannotExpandExponentially) {
   ok += "e.";
   EXPECT_EQ(unpickle(ok).size(), 1001u);
 }
+
+// A refused global names itself, the opcode and byte offset, and - for the
+// names common in real files - what typically writes it and what to save.
+TEST(IoPickle, RefusedGlobalsSayWhatWroteThem) {
+  struct Case {
+    const char* module;
+    const char* name;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"numpy.core.multiarray", "_reconstruct", "torch.from_numpy"},
+      {"numpy", "dtype", "NumPy"},
+      {"argparse", "Namespace", "vars(args)"},
+      {"torch.optim.sgd", "SGD", "optimizer.state_dict()"},
+      {"torch.optim.lr_scheduler", "StepLR", "scheduler.state_dict()"},
+      {"torch.cuda.amp.grad_scaler", "GradScaler", "scaler.state_dict()"},
+      {"omegaconf.dictconfig", "DictConfig", "OmegaConf.to_container"},
+      {"pytorch_lightning.utilities.parsing", "AttributeDict", "'state_dict' entry"},
+      {"transformers.training_args", "TrainingArguments", "save_pretrained"},
+      {"torch._utils", "_rebuild_qtensor", "t.dequantize()"},
+      {"torch._utils", "_rebuild_sparse_tensor", "t.to_dense()"},
+      {"torch._tensor", "_rebuild_from_type_v2", "as_subclass(torch.Tensor)"},
+      {"torch", "device", "str(device)"},
+      {"torch", "quint8", "t.dequantize()"},
+      {"os", "system", "runs code"},
+      {"subprocess", "Popen", "runs code"},
+      {"builtins", "eval", "runs code"},
+      {"__builtin__", "getattr", "runs code"},
+  };
+  for (const Case& c : cases) {
+    const std::string full = std::string(c.module) + "." + c.name;
+    std::string e = error_of("\x80\x02K\x01"s + "c" + c.module + "\n" + c.name + "\n.");
+    const std::string shown =
+        std::string(c.module) == "__builtin__" ? "builtins." + std::string(c.name) : full;
+    EXPECT_NE(e.find(shown), std::string::npos) << full << ": " << e;
+    EXPECT_NE(e.find("GLOBAL at byte 4"), std::string::npos) << full << ": " << e;
+    EXPECT_NE(e.find(c.says), std::string::npos) << full << ": " << e;
+  }
+  // A whole model keeps its own advice; an unknown name gets none.
+  std::string e = error_of("\x80\x02"s + "c__main__\nNet\n.");
+  EXPECT_NE(e.find("model.state_dict()"), std::string::npos) << e;
+  e = error_of("\x80\x02"s + "cmylib\nhelper\n.");
+  EXPECT_NE(e.find("unsupported global 'mylib.helper'"), std::string::npos) << e;
+  EXPECT_EQ(e.find("typically"), std::string::npos) << e;
+  // Calling a recorded class in a whole model names the hint too.
+  iod::UnpickleOptions any;
+  any.records = iod::Records::Any;
+  e = error_of(
+      "\x80\x02"
+      "cos\nsystem\nX\x02\x00\x00\x00id\x85R."s,
+      any);
+  EXPECT_NE(e.find("calling os.system"), std::string::npos) << e;
+  EXPECT_NE(e.find("runs code"), std::string::npos) << e;
+}
