@@ -97,9 +97,11 @@ Resolved parse_index(const std::string& path) {
   if (!map.is_object()) bad_index(path, "\"weight_map\" is not an object");
   std::set<std::string> names;
   for (const auto& [key, shard] : map.items()) {
+    // Its type, not its text: dumping a deeply nested value would recurse.
     if (!shard.is_string())
-      bad_index(path, "the shard of key '", key,
-                "' in \"weight_map\" is not a string: ", shard.dump());
+      bad_index(path, "the shard of key '", key, "' in \"weight_map\" is ",
+                shard.is_array() || shard.is_object() ? "an " : "a ", shard.type_name(),
+                ", not a string");
     const std::string& name = shard.get_ref<const std::string&>();
     check_shard_name(path, key, name);
     r.weight_map.emplace(key, name);

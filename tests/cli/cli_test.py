@@ -1650,7 +1650,7 @@ def group_sharded():
            ["shard '/etc/passwd'", "key 'fc1.weight'", 'absolute path'])
     broken('bad_json', wm, ['invalid JSON: parse error at line 1, column 22'],
            text=b'{"weight_map": {"a": }')
-    broken('not_str', wm, ["the shard of key 'a' in \"weight_map\" is not a string: 7"],
+    broken('not_str', wm, ["the shard of key 'a' in \"weight_map\" is a number, not a string"],
            text=b'{"weight_map": {"a": 7}}')
     # A damaged shard: verify names the shard and the tensor.
     d = work('damaged')

@@ -428,7 +428,7 @@ TEST_F(IoSharded, MalformedIndexes) {
            {"{\"metadata\": {}}", "no \"weight_map\""},
            {"{\"weight_map\": [\"a\"]}", "\"weight_map\" is not an object"},
            {"{\"weight_map\": {\"a\": 3}}",
-            "the shard of key 'a' in \"weight_map\" is not a string: 3"},
+            "the shard of key 'a' in \"weight_map\" is a number, not a string"},
            {"{\"metadata\": 5, \"weight_map\": {}}", "\"metadata\" is not an object"},
            {"{\"weight_map\": {\"a\": \"s\\u0000.bin\"}}", "contains a NUL byte"},
        }) {
