@@ -81,9 +81,9 @@ bool names_a_checkpoint_set(const std::string& path);
 /// Throws FileError.
 Checkpoint read_checkpoint(const std::string& path);
 
-/// "pt-zip", or for a sharded checkpoint its shards' formats in order of
-/// first appearance, joined by "+" ("none" when the index names no shard).
-std::string format_str(const Checkpoint& c);
+/// The formats' names, each once in order of first appearance, joined by
+/// "+" ("safetensors", "pt-zip+safetensors"); "none" for no format.
+std::string formats_str(const std::vector<io::Format>& formats);
 
 /// "[6, 3, 5, 5]".
 std::string shape_str(const Shape& s);

@@ -1,4 +1,5 @@
 // What the subcommands share: reading a checkpoint's entries, formatting.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -56,14 +57,11 @@ Checkpoint read_checkpoint(const std::string& path) {
   });
 }
 
-std::string format_str(const Checkpoint& c) {
-  if (c.index.empty()) return std::string(io::format_name(c.format));
+std::string formats_str(const std::vector<io::Format>& formats) {
   std::string out;
-  for (const io::Shard& s : c.shards) {
-    std::string name(io::format_name(s.format));
-    if (("+" + out + "+").find("+" + name + "+") == std::string::npos)
-      out += (out.empty() ? "" : "+") + name;
-  }
+  for (size_t i = 0; i < formats.size(); ++i)
+    if (std::find(formats.begin(), formats.begin() + i, formats[i]) == formats.begin() + i)
+      out += (out.empty() ? "" : "+") + std::string(io::format_name(formats[i]));
   return out.empty() ? "none" : out;
 }
 

@@ -83,7 +83,12 @@ int run(const std::string& path, bool as_json) {
   // A sharded checkpoint shows its first shard's records.
   std::vector<std::pair<std::string, std::string>> versions;
   if (!c.file.empty()) versions = about(c.file, [&] { return io::version_records(c.file); });
-  std::string format = format_str(c);
+  std::vector<io::Format> formats{c.format};
+  if (!c.index.empty()) {
+    formats.clear();
+    for (const io::Shard& s : c.shards) formats.push_back(s.format);
+  }
+  std::string format = formats_str(formats);
   // The shard of each entry (entries list each shard's tensors together).
   std::vector<const io::Shard*> shard_of;
   for (const io::Shard& s : c.shards) shard_of.insert(shard_of.end(), s.tensors, &s);

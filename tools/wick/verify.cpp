@@ -1,6 +1,5 @@
 // wick verify FILE: a full structural check and every CRC-32, with a one-line
 // verdict. FILE may be a sharded checkpoint (a directory or an index file).
-#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -22,15 +21,8 @@ int run_sharded(const std::string& path) {
     std::cout << ": FAILED: " << printable(problem) << "\n";
     return kExitNegative;
   }
-  std::vector<std::string> formats;
-  for (io::Format f : r.formats)
-    if (std::find(formats.begin(), formats.end(), io::format_name(f)) == formats.end())
-      formats.emplace_back(io::format_name(f));
-  std::string format;
-  for (const std::string& f : formats) format += (format.empty() ? "" : "+") + f;
-  std::cout << ": OK (" << r.files.shards.size() << " shards, "
-            << (format.empty() ? "none" : format) << ", " << r.tensors << " tensors, " << r.nbytes
-            << " bytes";
+  std::cout << ": OK (" << r.files.shards.size() << " shards, " << formats_str(r.formats) << ", "
+            << r.tensors << " tensors, " << r.nbytes << " bytes";
   if (r.crc_checked) std::cout << ", CRC-32 checked";
   if (r.files.total_size && *r.files.total_size == r.nbytes) std::cout << ", total_size matches";
   if (r.files.total_size && *r.files.total_size != r.nbytes)
@@ -39,7 +31,7 @@ int run_sharded(const std::string& path) {
   return kExitOk;
 }
 
-int run(std::string path) {
+int run(const std::string& path) {
   std::string file = path;
   if (names_a_checkpoint_set(path)) {
     io::CheckpointFiles files;
