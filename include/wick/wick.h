@@ -35,6 +35,7 @@
 // io: checkpoint files
 #include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
+#include "wick/io/sharded.h"
 #include "wick/io/value.h"
 
 // nn: torch.nn.functional, modules, state_dicts

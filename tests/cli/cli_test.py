@@ -16,6 +16,8 @@ GROUP is one of:
     torch_diff     every kind of difference line, tolerances, exit codes, across formats
     torch_hostile  torch.save(model) and pickles calling os.system, through every subcommand
     interrupt      SIGINT and SIGTERM during convert: no temporary file, OUT unchanged
+    sharded  directories and index files: convert --max-shard-size, inspect, verify, diff,
+             usage errors and every problem of an index (no torch needed)
     complexity     every subcommand on inputs of n and 8n entries: near-linear time
 
 Every run of the program is checked not to have died by a signal. Each group
@@ -1518,11 +1520,185 @@ def group_new_dtypes():
         x for x in r.out.splitlines() if x.startswith('values differ')) == want,
         '%s\n  want %s' % (r, want))
 
+
+def sharded_index(directory, weight_map, total=None, name='model.safetensors.index.json'):
+    index = {'metadata': {'total_size': total} if total is not None else {},
+             'weight_map': weight_map}
+    return write(os.path.join(directory, name),
+                 (json.dumps(index, indent=2, sort_keys=True) + '\n').encode())
+
+
+def group_sharded():
+    os.makedirs(WORK)
+    src = os.path.join(FIXTURES, 'seed_net_state_dict.pt')
+    _, exp = manifest_expected('seed_net_state_dict.pt')
+    nbytes = sum(math.prod(s) * ELEMENT_SIZE[d] for _, d, s in exp.tensors)
+    names = [n for n, _, _ in exp.tensors]
+
+    # convert --max-shard-size: transformers' names, the index, the result line.
+    out = work('shards')
+    r = wick('convert', src, out, '--max-shard-size', '100KB')
+    shards = ['model-%05d-of-00003.safetensors' % i for i in (1, 2, 3)]
+    index = os.path.join(out, 'model.safetensors.index.json')
+    R.check('sharded: convert --max-shard-size 100KB', r.rc == 0 and r.err == '' and r.out == (
+        'wrote %s (safetensors, 3 shards, 10 tensors, %d bytes)\n' % (index, nbytes)), r)
+    R.check('sharded: shard files', sorted(os.listdir(out)) == shards + [
+        'model.safetensors.index.json'], os.listdir(out))
+    doc = json.loads(read(index))
+    R.check('sharded: index', doc['metadata'] == {'total_size': nbytes} and
+            sorted(doc['weight_map']) == sorted(names) and
+            set(doc['weight_map'].values()) == set(shards) and
+            read(index) == (json.dumps(doc, indent=2, sort_keys=True) + '\n').encode(), doc)
+    for shard in shards:
+        header, meta, data = read_safetensors(os.path.join(out, shard))
+        size = sum(math.prod(h['shape']) * ELEMENT_SIZE[ST_DTYPE[h['dtype']]]
+                   for h in header.values())
+        R.check('sharded: %s is at most 100KB or one tensor' % shard,
+                meta == {'format': 'pt'} and (size <= 100000 or len(header) == 1), (meta, size))
+
+    # inspect, verify and diff on the directory and on the index.
+    sd_exp = Expected('safetensors', exp.tensors, [], {}, ordered=False)
+    for path in (out, out + '/', index):
+        check_inspect('sharded inspect ' + path, path, sd_exp)
+        r = wick('inspect', path)
+        R.check('sharded: inspect shards line %s' % path, r.out.splitlines()[2:3] == [
+            'shards: 3 (index %s, total_size %d)' % (index, nbytes)], r)
+        r = wick('inspect', path, '--json')
+        d = json.loads(r.out) if r.rc == 0 else {}
+        R.check('sharded: inspect --json adds index, total_size, shards, shard', d.get('index') ==
+                index and d.get('total_size') == nbytes and [
+                    (x['name'], x['file'], x['format']) for x in d.get('shards', [])] == [
+                        (x, os.path.join(out, x), 'safetensors') for x in shards] and
+                sum(x['tensors'] for x in d['shards']) == 10 and all(
+                    doc['weight_map'][t['name']] == t['shard'] for t in d['tensors']), d)
+        r = wick('verify', path)
+        R.check('sharded: verify %s' % path, r.rc == 0 and r.err == '' and r.out == (
+            '%s: OK (3 shards, safetensors, 10 tensors, %d bytes, total_size matches)\n' % (
+                path, nbytes)), r)
+        r = wick('diff', src, path)
+        R.check('sharded: diff with the source %s' % path, r.rc == 0 and
+                r.out == 'A and B are equal (10 entries)\n', r)
+    # Back to one file, cast, into an existing directory, and to one shard.
+    r = wick('convert', out, work('back.pt'))
+    R.check('sharded: convert back to .pt', r.rc == 0 and r.out == (
+        'wrote %s (pt-zip, 10 tensors, %d bytes)\n' % (work('back.pt'), nbytes)), r)
+    r = wick('diff', src, work('back.pt'))
+    R.check('sharded: .pt from shards equals the source', r.rc == 0, r)
+    r = wick('convert', index, work('half') + '/', '--dtype', 'float16', '--max-shard-size', '50KB')
+    R.check('sharded: shards to shards --dtype float16', r.rc == 0 and r.out == (
+        'wrote %s (safetensors, 3 shards, 10 tensors, %d bytes)\n' % (
+            os.path.join(work('half'), 'model.safetensors.index.json'), nbytes // 2)), r)
+    os.makedirs(work('existing'))
+    r = wick('convert', src, work('existing'))
+    one = os.path.join(work('existing'), 'model.safetensors')
+    R.check('sharded: an existing directory OUT gets model.safetensors (default 5GB)', r.rc == 0
+            and r.out == 'wrote %s (safetensors, 10 tensors, %d bytes)\n' % (one, nbytes) and
+            os.listdir(work('existing')) == ['model.safetensors'], r)
+    r = wick('verify', work('existing'))
+    R.check('sharded: a directory without an index verifies as its file', r.rc == 0 and r.out == (
+        '%s: OK (safetensors, 10 tensors, %d bytes)\n' % (work('existing'), nbytes)), r)
+    r = wick('inspect', work('existing'))
+    R.check('sharded: a directory without an index inspects as its file', r.rc == 0 and
+            'shards:' not in r.out and r.out.splitlines()[:2] == [
+                'file: ' + work('existing'), 'format: safetensors'], r)
+    r = wick('convert', src, work('new_dir'), '--max-shard-size', '1GiB')
+    R.check('sharded: --max-shard-size makes a new directory', r.rc == 0 and
+            os.listdir(work('new_dir')) == ['model.safetensors'], r)
+    # Shards hold tensors only.
+    adam = os.path.join(FIXTURES, 'adam_checkpoint.pt')
+    expect_file_error('sharded: non-tensor entries refused',
+                      wick('convert', adam, work('adam') + '/'), adam, 'shards hold tensors only')
+
+    # Usage errors, before anything is read or written.
+    for args, what in [((work('x.pt'), '--max-shard-size', '1MB'), '.pt OUT'),
+                       ((work('x.safetensors'), '--max-shard-size', '1MB'), '.safetensors OUT'),
+                       ((work('d'), '--max-shard-size', '1.5GB'), 'a fraction'),
+                       ((work('d'), '--max-shard-size', '5TB'), 'an unknown unit'),
+                       ((work('d'), '--max-shard-size', 'big'), 'no number'),
+                       ((work('d'), '--max-shard-size', '0'), 'zero'),
+                       ((work('d'), '--max-shard-size'), 'no value')]:
+        r = wick('convert', src, *args)
+        expect_usage_error('sharded: --max-shard-size with %s' % what, r, 'convert')
+        R.check('sharded: %s: nothing written' % what,
+                not os.path.exists(args[0]), os.listdir(WORK))
+
+    # Broken checkpoints: verify answers FAILED (exit 1), the others refuse (exit 2).
+    def broken(name, weight_map, want, files=shards, text=None):
+        d = work(name)
+        os.makedirs(d)
+        for f in files:
+            shutil.copy(os.path.join(out, f), d)
+        idx = sharded_index(d, weight_map, nbytes)
+        if text is not None:
+            write(idx, text)
+        for path in (d, idx):
+            r = wick('verify', path)
+            shown = idx if path == d else ''
+            R.check('sharded %s: verify %s FAILED' % (name, path), r.rc == 1 and r.err == '' and
+                    r.out.startswith(path + ': FAILED: ' + (shown + ': ' if shown else '')) and
+                    all(w in r.out for w in want) and len(r.out.splitlines()) == 1, r)
+            for cmd in (('inspect', path), ('diff', src, path), ('convert', path, work('x.pt'))):
+                expect_file_error('sharded %s: %s' % (name, cmd[0]), wick(*cmd), path, want[-1])
+        return d
+
+    wm = dict(doc['weight_map'])
+    broken('missing_key', dict(wm, **{'fc9.weight': shards[0]}),
+           ["key 'fc9.weight'", "shard '%s'" % shards[0], 'missing from'])
+    broken('unlisted_key', {k: v for k, v in wm.items() if k != 'conv1.bias'},
+           ["key 'conv1.bias'", "shard '%s'" % wm['conv1.bias'], 'not in the weight_map'])
+    # A shard file the index does not name is not part of the checkpoint; total_size is
+    # reported, not checked.
+    d = work('unnamed_shard')
+    shutil.copytree(out, d)
+    sharded_index(d, {k: v for k, v in wm.items() if v != shards[1]}, nbytes)
+    r = wick('verify', d)
+    small = nbytes - 192000
+    R.check('sharded: a shard the index does not name is ignored', r.rc == 0 and r.out == (
+        '%s: OK (2 shards, safetensors, 9 tensors, %d bytes, total_size in the index is %d)\n'
+        % (d, small, nbytes)), r)
+    # conv1.bias is in the first shard; the index says the third, which is read later.
+    R.check('sharded: conv1.bias in shard 1', wm['conv1.bias'] == shards[0], wm)
+    broken('wrong_shard', dict(wm, **{'conv1.bias': shards[2]}),
+           ["key 'conv1.bias'", "is in shard '%s'" % shards[0],
+            "but the index puts it in '%s'" % shards[2]])
+    broken('missing_shard', wm, ["shard '%s'" % shards[1], 'does not exist'],
+           files=[shards[0], shards[2]])
+    broken('escape', dict(wm, **{'fc1.weight': '../../etc/passwd'}),
+           ["shard '../../etc/passwd'", "key 'fc1.weight'", "'..' component"])
+    broken('absolute', dict(wm, **{'fc1.weight': '/etc/passwd'}),
+           ["shard '/etc/passwd'", "key 'fc1.weight'", 'absolute path'])
+    broken('bad_json', wm, ['invalid JSON: parse error at line 1, column 22'],
+           text=b'{"weight_map": {"a": }')
+    broken('not_str', wm, ["the shard of key 'a' in \"weight_map\" is a number, not a string"],
+           text=b'{"weight_map": {"a": 7}}')
+    # A damaged shard: verify names the shard and the tensor.
+    d = work('damaged')
+    shutil.copytree(out, d)
+    raw = bytearray(read(os.path.join(d, shards[2])))
+    raw[12] = ord('!')
+    write(os.path.join(d, shards[2]), bytes(raw))
+    r = wick('verify', d)
+    R.check('sharded: verify a damaged shard', r.rc == 1 and r.out.startswith(
+        '%s: FAILED: %s: shard \'%s\': ' % (d, os.path.join(d, 'model.safetensors.index.json'),
+                                            shards[2])), r)
+    # No checkpoint in a directory: an error listing what was looked for.
+    os.makedirs(work('empty_dir'))
+    for cmd in ('inspect', 'verify'):
+        expect_file_error('sharded: %s of an empty directory' % cmd,
+                          wick(cmd, work('empty_dir')), work('empty_dir'),
+                          'no checkpoint in this directory (looked for model.safetensors.index.json'
+                          ', model.safetensors, pytorch_model.bin.index.json, pytorch_model.bin)')
+    expect_file_error('sharded: verify of a missing index', wick('verify', work('none.index.json')),
+                      work('none.index.json'))
+    no_leftovers('sharded: no temporary files left behind', out, shards + [
+        'model.safetensors.index.json'])
+
+
 GROUPS = {'usage': group_usage, 'errors': group_errors, 'fixtures': group_fixtures,
           'verify': group_verify, 'new_dtypes': group_new_dtypes, 'torch_inspect': group_torch_inspect,
           'torch_convert': group_torch_convert, 'torch_diff': group_torch_diff,
           'torch_hostile': group_torch_hostile, 'complexity': group_complexity,
-          'interrupt': group_interrupt}
+          'interrupt': group_interrupt, 'sharded': group_sharded}
 
 
 def main():

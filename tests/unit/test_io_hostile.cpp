@@ -1,7 +1,8 @@
 // The hostile-checkpoint corpus of tests/fixtures/hostile (made by
 // make_hostile.py, which also shows with --verify that Python's own pickle runs
 // the commands in it): every file must be refused with a wick::Error naming
-// the problem, by load (mapped and read), load_bytes and verify, and nothing in
+// the problem, by load (mapped and read), load_bytes and verify (indexes of
+// sharded checkpoints by load_sharded and verify_sharded), and nothing in
 // it may run - each case runs with the current directory set to an empty
 // temporary one, which must still be empty afterwards (the command-executing
 // pickles would create their marker file there).
@@ -17,6 +18,7 @@
 #include "io/pickle.h"
 #include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
+#include "wick/io/sharded.h"
 
 using namespace wick;
 using namespace wick::io;
@@ -29,7 +31,8 @@ const std::string kCorpus = std::string(WICK_SOURCE_DIR) + "/tests/fixtures/host
 
 struct Case {
   std::string file;
-  std::string kind;    // zip, extract (zip read with extract_state_dict), legacy or pickle
+  std::string kind;    // zip, extract (zip read with extract_state_dict), legacy, pickle,
+                       // safetensors or index (of a sharded checkpoint)
   std::string marker;  // the file the pickle would create under Python, or empty
   std::vector<std::string> expect;
 };
@@ -120,6 +123,11 @@ TEST_P(IoHostile, RefusedAndNothingRuns) {
       throw FormatError("no storages in a bare pickle");
     };
     refused("unpickle", [&] { iod::unpickle(bytes, no_storage); });
+  } else if (c.kind == "index") {
+    refused("load_sharded", [&] { load_sharded(path); });
+    ShardedVerifyResult r = verify_sharded(path);
+    ASSERT_TRUE(r.problem.has_value()) << c.file << ": verify_sharded found no problem";
+    expect_names(c, *r.problem, "verify_sharded");
   } else if (c.kind == "safetensors") {
     refused("load_safetensors (mmap)", [&] { load_safetensors(path); });
     LoadOptions read;
@@ -213,6 +221,8 @@ TEST(IoHostileCorpus, IsCompleteAndCoversTheClassicAttacks) {
                            "shared_tuple_size_calls.pt",
                            "many_records.pt",
                            "many_tensors.safetensors",
-                           "many_metadata.safetensors"})
+                           "many_metadata.safetensors",
+                           "index_dotdot_etc_passwd.index.json",
+                           "index_absolute_etc_passwd.index.json"})
     EXPECT_TRUE(listed.count(name)) << name;
 }

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "wick/core/value.h"
 #include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
+#include "wick/io/sharded.h"
 
 namespace wick::cli {
 
@@ -57,12 +59,31 @@ struct Checkpoint {
   io::Format format;
   /// Tensors and non-tensor leaves in order: io::flatten for torch files;
   /// for safetensors the tensors (name order), then each metadata entry as a
-  /// str named `__metadata__.<key>`.
+  /// str named `__metadata__.<key>`; for a sharded checkpoint the tensors,
+  /// shard after shard (io::load_sharded).
   std::vector<std::pair<std::string, Value>> entries;
+  /// The file read, or for a sharded checkpoint its first shard (none when
+  /// the index names no shard).
+  std::string file;
+  /// A sharded checkpoint's index and shards (their tensors follow one
+  /// another in `entries`); empty for one file.
+  std::string index;
+  std::vector<io::Shard> shards;
+  std::optional<uint64_t> total_size;
 };
 
-/// Opens `path` (memory-mapped) and flattens it. Throws FileError.
+/// True when `path` is a directory or an index file (a name ending in
+/// .json): a checkpoint that io::resolve_checkpoint finds.
+bool names_a_checkpoint_set(const std::string& path);
+
+/// Opens `path` (memory-mapped) and flattens it: a file, or a directory or
+/// index file (a directory without an index is the one file it holds).
+/// Throws FileError.
 Checkpoint read_checkpoint(const std::string& path);
+
+/// The formats' names, each once in order of first appearance, joined by
+/// "+" ("safetensors", "pt-zip+safetensors"); "none" for no format.
+std::string formats_str(const std::vector<io::Format>& formats);
 
 /// "[6, 3, 5, 5]".
 std::string shape_str(const Shape& s);

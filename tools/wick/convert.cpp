@@ -1,5 +1,6 @@
-// wick convert IN OUT [--dtype NAME]: rewrite a checkpoint as a PyTorch zip
-// archive or as safetensors, optionally casting floating-point tensors.
+// wick convert IN OUT [--dtype NAME] [--max-shard-size SIZE]: rewrite a
+// checkpoint as a PyTorch zip archive, as safetensors or as a directory of
+// safetensors shards, optionally casting floating-point tensors.
 #include <signal.h>
 #include <unistd.h>
 
@@ -57,9 +58,12 @@ bool ends_with_ci(const std::string& s, std::string_view suffix) {
 }
 
 struct Args {
-  std::string in, out, dtype;
+  std::string in, out, dtype, max_shard_size;
   bool extract_state_dict = false;
 };
+
+// transformers' default max_shard_size.
+constexpr uint64_t kDefaultMaxShardSize = 5'000'000'000;
 
 // SIGINT or SIGTERM during the write: remove the temporary file, then end as
 // the signal would have (the handler is reset on entry, and the re-raised
@@ -78,33 +82,71 @@ void clean_up_on_interrupt() {
 }
 
 int run(const Args& args) {
-  bool to_safetensors = ends_with_ci(args.out, ".safetensors");
-  if (!to_safetensors && !ends_with_ci(args.out, ".pt") && !ends_with_ci(args.out, ".pth") &&
-      !ends_with_ci(args.out, ".bin"))
-    throw UsageError("convert", "OUT must end in .pt, .pth, .bin or .safetensors: '" +
-                                    printable(args.out) + "'");
+  bool known = ends_with_ci(args.out, ".pt") || ends_with_ci(args.out, ".pth") ||
+               ends_with_ci(args.out, ".bin") || ends_with_ci(args.out, ".safetensors");
+  // A name with a file's extension stays a file (an existing directory of
+  // that name is an error when saving), unless it ends in '/'.
+  std::error_code ec;
+  bool to_dir =
+      args.out.ends_with('/') ||
+      (!known && (std::filesystem::is_directory(args.out, ec) || !args.max_shard_size.empty()));
+  if (!args.max_shard_size.empty() && !to_dir)
+    throw UsageError("convert", "--max-shard-size writes a directory, but OUT '" +
+                                    printable(args.out) +
+                                    "' names a file (end it with '/' for a directory)");
+  if (!to_dir && !known)
+    throw UsageError("convert",
+                     "OUT must end in .pt, .pth, .bin or .safetensors, or be a "
+                     "directory: '" +
+                         printable(args.out) + "'");
+  bool to_safetensors = to_dir || ends_with_ci(args.out, ".safetensors");
+  uint64_t max_shard_size = kDefaultMaxShardSize;
+  if (!args.max_shard_size.empty()) {
+    try {
+      max_shard_size = io::parse_size(args.max_shard_size);
+    } catch (const Error& e) {
+      throw UsageError("convert", std::string("--max-shard-size: ") + e.what());
+    }
+    if (max_shard_size == 0)
+      throw UsageError("convert", "--max-shard-size: the size must be at least 1 byte");
+  }
   std::optional<DType> cast;
   if (!args.dtype.empty()) cast = dtype_from_name(args.dtype);
   NoGradGuard no_grad;
 
-  // The input, memory-mapped: a torch value tree, or safetensors' tensors.
-  io::Format format = about(args.in, [&] { return io::detect_format(args.in); });
+  // The input, memory-mapped: a torch value tree, or just tensors
+  // (safetensors, or a sharded checkpoint).
+  std::vector<std::string> in_files{args.in};
+  bool sharded = false;
+  if (names_a_checkpoint_set(args.in)) {
+    io::CheckpointFiles files = about(args.in, [&] { return io::resolve_checkpoint(args.in); });
+    sharded = !files.index.empty();
+    in_files = files.shards;
+  }
+  io::Format format = io::Format::Safetensors;
+  if (!sharded) format = about(args.in, [&] { return io::detect_format(in_files.front()); });
+  const bool flat = sharded || format == io::Format::Safetensors;
   io::LoadOptions load_options;
   load_options.extract_state_dict = args.extract_state_dict;
   Value tree;
   io::SafetensorsFile st;
   about(args.in, [&] {
-    if (format == io::Format::Safetensors)
-      st = io::load_safetensors(args.in);
+    if (sharded)
+      st.tensors = io::load_sharded(args.in).tensors;
+    else if (format == io::Format::Safetensors)
+      st = io::load_safetensors(in_files.front());
     else
-      tree = io::load(args.in, load_options);
+      tree = io::load(in_files.front(), load_options);
   });
 
   io::SaveOptions options;
   options.floating_dtype = cast;
-  std::error_code ec;
-  uint64_t in_size = std::filesystem::file_size(args.in, ec);
-  if (!ec && in_size > kProgressAbove && ::isatty(STDERR_FILENO)) options.progress = ProgressBar();
+  uint64_t in_size = 0;
+  for (const std::string& f : in_files) {
+    uint64_t n = std::filesystem::file_size(f, ec);
+    if (!ec) in_size += n;
+  }
+  if (in_size > kProgressAbove && ::isatty(STDERR_FILENO)) options.progress = ProgressBar();
   // For the interruption test (tests/cli): stall once the temporary file is
   // being written, so that the test can signal at a known point.
   if (std::getenv("WICK_TEST_STALL_CONVERT_WRITE"))
@@ -116,12 +158,12 @@ int run(const Args& args) {
   Dict tensors(/*ordered=*/true);
   std::vector<std::pair<std::string, std::string>> metadata;
   std::vector<Tensor> written;
-  if (format == io::Format::Safetensors) {
+  if (flat) {
     for (const auto& [name, t] : st.tensors) {
       tensors.set(name, t);
       written.push_back(t.as_tensor());
     }
-    metadata = st.metadata;
+    if (!to_dir) metadata = st.metadata;
   } else {
     about(args.in, [&] {
       std::unordered_set<std::string> names;
@@ -132,17 +174,24 @@ int run(const Args& args) {
           throw FormatError("two entries are named '" + name + "'; safetensors needs unique names");
         if (v.is_tensor())
           tensors.set(name, v);
+        else if (to_dir)
+          throw FormatError("'" + name + "' is a " + v.type_name() +
+                            "; shards hold tensors only (convert to one .safetensors file to "
+                            "keep it as metadata)");
         else
           metadata.emplace_back(name, v.repr());
       }
     });
   }
 
+  io::SavedShards saved;
   about(args.out, [&] {
-    if (to_safetensors)
+    if (to_dir)
+      saved = io::save_sharded(tensors, args.out, max_shard_size, options);
+    else if (to_safetensors)
       io::save_safetensors(tensors, args.out, metadata, options);
     else
-      io::save(format == io::Format::Safetensors ? Value(tensors) : tree, args.out, options);
+      io::save(flat ? Value(tensors) : tree, args.out, options);
   });
 
   uint64_t nbytes = 0;
@@ -150,9 +199,14 @@ int run(const Args& args) {
     DType dt = cast && is_floating_point(t.dtype()) ? *cast : t.dtype();
     nbytes += uint64_t(t.numel() * element_size(dt));
   }
-  std::cout << "wrote " << printable(args.out) << " ("
-            << (to_safetensors ? "safetensors" : "pt-zip") << ", " << written.size() << " tensors, "
-            << nbytes << " bytes)\n";
+  std::cout << "wrote ";
+  if (!to_dir)
+    std::cout << printable(args.out) << " (" << (to_safetensors ? "safetensors" : "pt-zip");
+  else if (saved.index.empty())
+    std::cout << printable(saved.shards.front()) << " (safetensors";
+  else
+    std::cout << printable(saved.index) << " (safetensors, " << saved.shards.size() << " shards";
+  std::cout << ", " << written.size() << " tensors, " << nbytes << " bytes)\n";
   return kExitOk;
 }
 
@@ -183,11 +237,23 @@ Command add_convert(CLI::App& app) {
       "bar appears on stderr for inputs over 100 MB when stderr is a terminal.\n"
       "A TorchScript archive (torch.jit.save, libtorch's torch::save) is read as the\n"
       "state_dict it holds. --extract-state-dict reads a pickled whole model\n"
-      "(torch.save(model)) as its state_dict: its classes are recorded, never run.\n");
+      "(torch.save(model)) as its state_dict: its classes are recorded, never run.\n"
+      "Sharded checkpoints (Hugging Face's layout): IN may be a directory or an index\n"
+      "file (*.json), read as one checkpoint. OUT is a directory when it ends in '/',\n"
+      "or has none of the extensions above and is an existing directory or comes with\n"
+      "--max-shard-size: it gets safetensors shards model-00001-of-0000N.safetensors,\n"
+      "filled in order up to --max-shard-size (default 5GB) with a new shard when the\n"
+      "next tensor would not fit, and model.safetensors.index.json; or\n"
+      "model.safetensors alone when everything fits. Shards hold tensors only.\n");
   auto args = std::make_shared<Args>();
-  cmd->add_option("IN", args->in, "the checkpoint to read")->required();
-  cmd->add_option("OUT", args->out, "the file to write (.pt, .pth, .bin or .safetensors)")
+  cmd->add_option("IN", args->in, "the checkpoint to read (a file, a directory or an index)")
       ->required();
+  cmd->add_option("OUT", args->out,
+                  "the file to write (.pt, .pth, .bin or .safetensors), or a directory")
+      ->required();
+  cmd->add_option("--max-shard-size", args->max_shard_size,
+                  "write OUT as a directory of safetensors shards of at most SIZE bytes of "
+                  "tensors each (1024, 10KB, 500MB, 2GB, 100MiB, 2GiB)");
   cmd->add_option("--dtype", args->dtype, "cast floating-point tensors to this dtype")
       ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16", "float8_e4m3fn",
                              "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"}));

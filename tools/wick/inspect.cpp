@@ -1,5 +1,6 @@
 // wick inspect FILE [--json]: a checkpoint's format, version records, tensors
-// and other values, as an aligned table or one JSON document.
+// and other values, as an aligned table or one JSON document. FILE may be a
+// sharded checkpoint (a directory or an index file).
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -79,8 +80,18 @@ struct Totals {
 
 int run(const std::string& path, bool as_json) {
   Checkpoint c = read_checkpoint(path);
-  auto versions = about(path, [&] { return io::version_records(path); });
-  std::string format(io::format_name(c.format));
+  // A sharded checkpoint shows its first shard's records.
+  std::vector<std::pair<std::string, std::string>> versions;
+  if (!c.file.empty()) versions = about(c.file, [&] { return io::version_records(c.file); });
+  std::vector<io::Format> formats{c.format};
+  if (!c.index.empty()) {
+    formats.clear();
+    for (const io::Shard& s : c.shards) formats.push_back(s.format);
+  }
+  std::string format = formats_str(formats);
+  // The shard of each entry (entries list each shard's tensors together).
+  std::vector<const io::Shard*> shard_of;
+  for (const io::Shard& s : c.shards) shard_of.insert(shard_of.end(), s.tensors, &s);
   Totals tot;
   for (const auto& [name, v] : c.entries) {
     if (!v.is_tensor()) {
@@ -96,7 +107,8 @@ int run(const std::string& path, bool as_json) {
     json doc = {{"file", path}, {"format", format}, {"versions", json::object()}};
     for (const auto& [k, text] : versions) doc["versions"][k] = text;
     json tensors = json::array(), values = json::array();
-    for (const auto& [name, v] : c.entries) {
+    for (size_t i = 0; i < c.entries.size(); ++i) {
+      const auto& [name, v] = c.entries[i];
       if (v.is_tensor()) {
         const Tensor& t = v.as_tensor();
         tensors.push_back({{"name", name},
@@ -104,6 +116,7 @@ int run(const std::string& path, bool as_json) {
                            {"shape", t.sizes()},
                            {"numel", t.numel()},
                            {"nbytes", t.nbytes()}});
+        if (!c.index.empty()) tensors.back()["shard"] = shard_of[i]->name;
       } else {
         values.push_back({{"name", name}, {"type", v.type_name()}, {"value", value_json(v)}});
       }
@@ -114,6 +127,17 @@ int run(const std::string& path, bool as_json) {
                      {"numel", tot.numel},
                      {"nbytes", tot.nbytes},
                      {"values", tot.values}};
+    if (!c.index.empty()) {
+      doc["index"] = c.index;
+      doc["total_size"] = c.total_size ? json(*c.total_size) : json(nullptr);
+      json shards = json::array();
+      for (const io::Shard& s : c.shards)
+        shards.push_back({{"name", s.name},
+                          {"file", s.path},
+                          {"format", io::format_name(s.format)},
+                          {"tensors", s.tensors}});
+      doc["shards"] = std::move(shards);
+    }
     // Names from a file need not be UTF-8; they must not stop the output.
     std::cout << doc.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     return kExitOk;
@@ -139,6 +163,11 @@ int run(const std::string& path, bool as_json) {
   for (size_t i = 0; i < versions.size(); ++i)
     std::cout << (i ? ", " : "  (") << versions[i].first << ": " << versions[i].second;
   std::cout << (versions.empty() ? "" : ")") << "\n";
+  if (!c.index.empty()) {
+    std::cout << "shards: " << c.shards.size() << " (index " << printable(c.index);
+    if (c.total_size) std::cout << ", total_size " << *c.total_size;
+    std::cout << ")\n";
+  }
   if (tot.tensors) print(tensors, name_width);
   if (tot.values) print(values, name_width);
   std::cout << "totals: " << tot.tensors << " tensors, " << tot.numel << " elements, " << tot.nbytes
@@ -156,10 +185,17 @@ Command add_inspect(CLI::App& app) {
       "the version records it carries, every tensor by dotted path with its dtype,\n"
       "shape, element count and bytes (elements x element size), every other value\n"
       "(Python's repr), and totals. Safetensors metadata entries are listed as str\n"
-      "values named __metadata__.<key>.\n");
+      "values named __metadata__.<key>.\n"
+      "FILE may be a sharded checkpoint: a directory (model.safetensors.index.json,\n"
+      "model.safetensors, pytorch_model.bin.index.json or pytorch_model.bin in it) or an\n"
+      "index file (*.json). Its shards are listed as one checkpoint, after a line\n"
+      "'shards: N (index PATH, total_size N)'; --json adds index, total_size, shards\n"
+      "[{name, file, format, tensors}] and each tensor's shard.\n");
   auto path = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
-  cmd->add_option("FILE", *path, "the checkpoint (.pt, .pth, .bin, .safetensors, ...)")->required();
+  cmd->add_option("FILE", *path,
+                  "the checkpoint (.pt, .pth, .bin, .safetensors, ..., a directory or an index)")
+      ->required();
   cmd->add_flag("--json", *as_json,
                 "print one JSON document: {file, format, versions, tensors: [{name, dtype, "
                 "shape, numel, nbytes}], values: [{name, type, value}], totals}");
