@@ -17,8 +17,8 @@ cd "$(dirname "$(realpath "$0")")/.."
 
 # Target -> largest input (-max_len): a few records beyond the biggest seed.
 declare -A max_len=([unpickle]=8192 [pt_zip]=32768 [pt_legacy]=16384 [safetensors]=8192
-                    [idx]=4096)
-targets=(unpickle pt_zip pt_legacy safetensors idx)
+                    [idx]=4096 [sharded_index]=4096)
+targets=(unpickle pt_zip pt_legacy safetensors idx sharded_index)
 
 usage() {
   echo "usage: scripts/fuzz.sh TARGET SECONDS [LIBFUZZER_ARGS...] | --list" >&2

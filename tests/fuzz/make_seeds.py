@@ -119,12 +119,23 @@ def archive_seeds():
             __import__("pickle").dumps(value, protocol=protocol))
 
 
+def index_seeds():
+    """Indexes over the fixed shards of targets.h's fuzz_sharded_index (keys a, b; c)."""
+    first, second = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
+    put("sharded_index", "two_shards.json",
+        (json.dumps({"metadata": {"total_size": 24},
+                     "weight_map": {"a": first, "b": first, "c": second}},
+                    indent=2, sort_keys=True) + "\n").encode())
+    put("sharded_index", "one_shard.json", json.dumps({"weight_map": {"c": second}}).encode())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--wick", help="the wick CLI, to add wick-written files")
     args = ap.parse_args()
-    for t in ["unpickle", "pt_zip", "pt_legacy", "safetensors", "idx"]:
+    for t in ["unpickle", "pt_zip", "pt_legacy", "safetensors", "idx", "sharded_index"]:
         shutil.rmtree(os.path.join(SEEDS, t), ignore_errors=True)
+    index_seeds()
 
     tmp = tempfile.mkdtemp()
     for name, obj in checkpoints().items():

@@ -11,10 +11,14 @@
 // fuzzer or the test.
 #pragma once
 
+#include <unistd.h>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <span>
+#include <string>
 
 #include "io/legacy.h"
 #include "io/pickle.h"
@@ -25,6 +29,7 @@
 #include "wick/data/idx.h"
 #include "wick/io/safetensors.h"
 #include "wick/io/serialize.h"
+#include "wick/io/sharded.h"
 
 namespace wick::fuzz {
 
@@ -126,6 +131,52 @@ inline bool fuzz_safetensors(const uint8_t* data, size_t size) {
 inline bool fuzz_idx(const uint8_t* data, size_t size) {
   try {
     detail::touch(data::parse_idx({data, size}, "fuzz.idx"));
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+namespace detail {
+
+// A directory holding two safetensors shards (keys a, b; c) that fuzzed
+// indexes refer to, made once per process and removed at its end.
+struct ShardDir {
+  std::filesystem::path dir;
+  ShardDir() {
+    dir =
+        std::filesystem::temp_directory_path() / ("wick-fuzz-index-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    Dict one(true), two(true);
+    one.set("a", zeros({2}));
+    one.set("b", zeros({1}));
+    two.set("c", zeros({3}));
+    io::SaveOptions quick;
+    quick.fsync = false;
+    io::save_safetensors(one, (dir / "model-00001-of-00002.safetensors").string(), {}, quick);
+    io::save_safetensors(two, (dir / "model-00002-of-00002.safetensors").string(), {}, quick);
+  }
+  ~ShardDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+}  // namespace detail
+
+/// A sharded checkpoint's index (model.safetensors.index.json) over two
+/// fixed shards: resolved, loaded and verified.
+inline bool fuzz_sharded_index(const uint8_t* data, size_t size) {
+  static detail::ShardDir shards;
+  const std::string index = (shards.dir / "fuzz.index.json").string();
+  {
+    std::ofstream f(index, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(data), std::streamsize(size));
+  }
+  (void)io::verify_sharded(index);
+  try {
+    io::ShardedCheckpoint c = io::load_sharded(index);
+    for (const auto& [name, t] : c.tensors) detail::touch(t.as_tensor());
   } catch (const Error&) {
     return false;
   }

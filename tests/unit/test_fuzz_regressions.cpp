@@ -29,7 +29,8 @@ const Target kEntries[] = {{"unpickle", wick::fuzz::fuzz_unpickle},
                            {"pt_zip", wick::fuzz::fuzz_pt_zip},
                            {"pt_legacy", wick::fuzz::fuzz_pt_legacy},
                            {"safetensors", wick::fuzz::fuzz_safetensors},
-                           {"idx", wick::fuzz::fuzz_idx}};
+                           {"idx", wick::fuzz::fuzz_idx},
+                           {"sharded_index", wick::fuzz::fuzz_sharded_index}};
 
 const fs::path kFuzzDir = fs::path(WICK_SOURCE_DIR) / "tests" / "fuzz";
 
