@@ -1,5 +1,6 @@
 #include "kernels/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -13,6 +14,22 @@ namespace {
 
 template <class T>
 constexpr bool kFloat = std::is_floating_point_v<T>;
+
+// GELU's constants, as PyTorch's kernels spell them.
+constexpr double kInvSqrt2 = 0.70710678118654752440;     // 1 / sqrt(2)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1 / sqrt(2 pi)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2 / pi)
+constexpr double kGeluKappa = 0.044715;
+
+template <class T>
+T hardsigmoid_of(T v) {
+  return std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+}
+
+template <class T>
+T gelu_tanh_inner(T v) {
+  return T(kSqrt2OverPi) * (v + T(kGeluKappa) * v * v * v);
+}
 
 /// A loop over `sizes` for operands given as tensors (null: a scalar, stride 0).
 template <size_t N>
@@ -143,6 +160,34 @@ void with_binary(Binary op, T alpha, G&& g) {
         return g([](T x, T e) {
           return x == T(0) && e >= T(0) ? T(0) : T(std::pow(x, e) * std::log(x));
         });
+      // The kinks follow PyTorch's derivatives: relu6 and hardsigmoid have no
+      // gradient at their end points, hardswish takes the middle piece's slope.
+      case Binary::Relu6Grad:
+        return g([](T gr, T x) { return x <= T(0) || x >= T(6) ? T(0) : gr; });
+      case Binary::HardsigmoidGrad:
+        // PyTorch multiplies by 1/6 rounded to float, in float64 too.
+        return g([](T gr, T x) { return x > T(-3) && x < T(3) ? gr * T(1.0f / 6.0f) : T(0); });
+      case Binary::HardswishGrad:
+        return g([](T gr, T x) {
+          return x < T(-3) ? T(0) : x <= T(3) ? gr * (x / T(3) + T(0.5)) : gr;
+        });
+      case Binary::SiluGrad:
+        return g([](T gr, T x) {
+          T s = T(1) / (T(1) + std::exp(-x));
+          return gr * s * (T(1) + x * (T(1) - s));
+        });
+      case Binary::GeluGrad:
+        return g([](T gr, T x) {
+          T cdf = T(0.5) * (T(1) + std::erf(x * T(kInvSqrt2)));
+          T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
+          return gr * (cdf + x * pdf);
+        });
+      case Binary::GeluTanhGrad:
+        return g([](T gr, T x) {
+          T t = std::tanh(gelu_tanh_inner(x));
+          T inner_d = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluKappa) * x * x);
+          return gr * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * inner_d);
+        });
       default:
         break;
     }
@@ -246,6 +291,18 @@ void unary(Unary op, const Tensor& out, const Tensor& x, double param) {
         if (param == -1) return go([](T v) { return T(1) / v; });
         if (param == -2) return go([](T v) { return T(1) / (v * v); });
         return go([p](T v) { return T(std::pow(v, p)); });
+      case Unary::Relu6:
+        return go([](T v) { return v < T(0) ? T(0) : v > T(6) ? T(6) : v; });  // keeps NaN
+      case Unary::Hardsigmoid:
+        return go([](T v) { return hardsigmoid_of(v); });
+      case Unary::Hardswish:
+        return go([](T v) { return v * hardsigmoid_of(v); });
+      case Unary::Silu:
+        return go([](T v) { return v / (T(1) + std::exp(-v)); });
+      case Unary::Gelu:
+        return go([](T v) { return v * T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2))); });
+      case Unary::GeluTanh:
+        return go([](T v) { return T(0.5) * v * (T(1) + std::tanh(gelu_tanh_inner(v))); });
     }
   });
 }

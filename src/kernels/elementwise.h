@@ -29,6 +29,13 @@ enum class Binary : uint8_t {
   TanhGrad,     // a * (1 - b * b)              (b: tanh's output)
   PowBaseGrad,  // b == 0 ? 0 : b * a^(b - 1)   (a: base, b: exponent)
   PowExpGrad,   // a == 0 && b >= 0 ? 0 : a^b * log(a)   (a: base, b: exponent)
+  // Activation gradients: a is the incoming gradient, b the activation's input.
+  Relu6Grad,        // b <= 0 || b >= 6 ? 0 : a
+  HardsigmoidGrad,  // -3 < b < 3 ? a / 6 : 0
+  HardswishGrad,    // b < -3 ? 0 : b <= 3 ? a * (b / 3 + 0.5) : a
+  SiluGrad,         // a * s * (1 + b * (1 - s)), s = sigmoid(b)
+  GeluGrad,         // a * (Phi(b) + b * phi(b))   (erf form)
+  GeluTanhGrad,     // derivative of the tanh approximation
 };
 
 enum class Unary : uint8_t {
@@ -40,8 +47,14 @@ enum class Unary : uint8_t {
   Tanh,
   Sigmoid,
   Sqrt,
-  Sign,  // -1, 0 or 1 (NaN stays NaN)
-  Pow,   // x ^ param
+  Sign,         // -1, 0 or 1 (NaN stays NaN)
+  Pow,          // x ^ param
+  Relu6,        // min(max(x, 0), 6)
+  Hardsigmoid,  // min(max(x + 3, 0), 6) / 6
+  Hardswish,    // x * hardsigmoid(x)
+  Silu,         // x * sigmoid(x)
+  Gelu,         // x * Phi(x), Phi the standard normal CDF (via erf)
+  GeluTanh,     // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
 };
 
 enum class Compare : uint8_t { Eq, Ne, Lt, Le, Gt, Ge };

@@ -1,5 +1,7 @@
 #include "wick/nn/activation.h"
 
+#include <utility>
+
 #include "wick/autograd/grad_mode.h"
 #include "wick/nn/functional.h"
 #include "wick/ops/elementwise.h"
@@ -20,11 +22,9 @@ std::string dim_repr(const std::optional<int64_t>& dim) {
   return "dim=" + (dim ? std::to_string(*dim) : std::string("None"));
 }
 
-}  // namespace
-
-Tensor ReLU::forward(const Tensor& input) {
-  Tensor out = wick::relu(input);
-  // Writing into the input is only safe when no graph refers to it.
+/// `out`, or with `inplace` the input overwritten with it. Writing into the
+/// input is only safe when no graph refers to it.
+Tensor maybe_inplace(bool inplace, const Tensor& input, const Tensor& out) {
   if (inplace && !(GradMode::is_enabled() && input.requires_grad())) {
     input.copy_(out);
     return input;
@@ -32,8 +32,55 @@ Tensor ReLU::forward(const Tensor& input) {
   return out;
 }
 
-std::string ReLU::extra_repr() const {
+std::string inplace_repr(bool inplace) {
   return inplace ? "inplace=True" : "";
+}
+
+}  // namespace
+
+Tensor ReLU::forward(const Tensor& input) {
+  return maybe_inplace(inplace, input, wick::relu(input));
+}
+
+std::string ReLU::extra_repr() const {
+  return inplace_repr(inplace);
+}
+
+Tensor ReLU6::forward(const Tensor& input) {
+  return maybe_inplace(inplace, input, wick::relu6(input));
+}
+
+std::string ReLU6::extra_repr() const {
+  return inplace_repr(inplace);
+}
+
+Tensor Hardsigmoid::forward(const Tensor& input) {
+  return maybe_inplace(inplace, input, wick::hardsigmoid(input));
+}
+
+Tensor Hardswish::forward(const Tensor& input) {
+  return maybe_inplace(inplace, input, wick::hardswish(input));
+}
+
+Tensor SiLU::forward(const Tensor& input) {
+  return maybe_inplace(inplace, input, wick::silu(input));
+}
+
+std::string SiLU::extra_repr() const {
+  return inplace_repr(inplace);
+}
+
+GELU::GELU(std::string approximate_) : approximate(std::move(approximate_)) {
+  WICK_CHECK(approximate == "none" || approximate == "tanh",
+             "GELU: approximate must be 'none' or 'tanh', got '", approximate, "'");
+}
+
+Tensor GELU::forward(const Tensor& input) {
+  return wick::gelu(input, approximate);
+}
+
+std::string GELU::extra_repr() const {
+  return "approximate='" + approximate + "'";
 }
 
 Tensor Sigmoid::forward(const Tensor& input) {

@@ -462,6 +462,48 @@ Tensor sqrt(const Tensor& x) {
   return out;
 }
 
+// ---- activations ----------------------------------------------------------------
+
+namespace {
+
+/// An activation whose backward is a fused kernel of (grad, input).
+Tensor activation(Unary k, Binary grad_k, const char* op, const char* node, const Tensor& x) {
+  Tensor out = unary_raw(k, op, x);
+  if (needs_grad(x)) {
+    record(out, node, {x}, [grad_k, op, x = x.detach()](const Tensor& g) {
+      return Grads{binary_raw(grad_k, op, g, x)};
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor relu6(const Tensor& x) {
+  return activation(Unary::Relu6, Binary::Relu6Grad, "relu6", "HardtanhBackward0", x);
+}
+
+Tensor hardsigmoid(const Tensor& x) {
+  return activation(Unary::Hardsigmoid, Binary::HardsigmoidGrad, "hardsigmoid",
+                    "HardsigmoidBackward0", x);
+}
+
+Tensor hardswish(const Tensor& x) {
+  return activation(Unary::Hardswish, Binary::HardswishGrad, "hardswish", "HardswishBackward0", x);
+}
+
+Tensor silu(const Tensor& x) {
+  return activation(Unary::Silu, Binary::SiluGrad, "silu", "SiluBackward0", x);
+}
+
+Tensor gelu(const Tensor& x, std::string_view approximate) {
+  WICK_CHECK(approximate == "none" || approximate == "tanh",
+             "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+  if (approximate == "tanh")
+    return activation(Unary::GeluTanh, Binary::GeluTanhGrad, "gelu", "GeluBackward0", x);
+  return activation(Unary::Gelu, Binary::GeluGrad, "gelu", "GeluBackward0", x);
+}
+
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   WICK_CHECK_AS(DTypeError, cond.dtype() == DType::Bool || cond.dtype() == DType::UInt8,
                 "where: expected condition to be a bool tensor but got ", cond.dtype());

@@ -320,6 +320,12 @@ TORCH_OPS = {
     "copy_": lambda x, p: [x[0].copy_(x[1]), _storage(x[0])],
     "fill_": lambda x, p: [x[0].fill_(p["value"]), _storage(x[0])],
     "zero_": lambda x, p: [x[0].zero_(), _storage(x[0])],
+    # ops for torchvision's models
+    "relu6": lambda x, p: [F.relu6(x[0])],
+    "hardsigmoid": lambda x, p: [F.hardsigmoid(x[0])],
+    "hardswish": lambda x, p: [F.hardswish(x[0])],
+    "silu": lambda x, p: [F.silu(x[0])],
+    "gelu": lambda x, p: [F.gelu(x[0], approximate=p["approximate"])],
     # factories
     "arange": lambda x, p: [torch.arange(p["start"], p["end"], p["step"])],
     "scalar_tensor": lambda x, p: [torch.tensor(p["value"])],
@@ -992,6 +998,28 @@ def dtype_cases():
                  {"dtype": DTYPES[dst], "copy": True}, check="exact", grad=False)
 
 
+def model_cases():
+    """Ops that torchvision's models (MobileNet, EfficientNet, ConvNeXt, ViT)
+    need. Drawn after every other family, so adding them left the earlier
+    cases' random values as they were."""
+    inf, nan = float("inf"), float("nan")
+    kinks = [-6, -3, -1e-7, 0, 1e-7, 3, 6, 6.5, -2.999, 2.999, 100, -100, inf, -inf, nan]
+
+    def big(shape, lay, dt=FLOAT32):  # spread over every piece of the piecewise ones
+        return In(arrange(shape, lay, lambda s: torch.randn(s, dtype=dt) * 4), True)
+
+    for op in ("relu6", "hardsigmoid", "hardswish", "silu", "gelu", "gelu_tanh"):
+        name, params = op, {}
+        if op.startswith("gelu"):
+            name, params = "gelu", {"approximate": "tanh" if op == "gelu_tanh" else "none"}
+        tag = "tanh_" if op == "gelu_tanh" else ""
+        case("functional", tag + "t", name, [big((13, 7), "t")], params)
+        case("functional", tag + "s", name, [big((2, 3, 5), "s")], params)
+        case("functional", tag + "e", name, [big((4, 1, 3), "e")], params, scale="abs")
+        case("functional", tag + "f64", name, [big((5, 3), "t", torch.float64)], params)
+        case("functional", tag + "special", name, [R(torch.tensor(kinks), True)], params)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: gen_op_cases.py OUT_DIR")
@@ -1005,6 +1033,7 @@ def main():
     view_cases()
     factory_cases()
     dtype_cases()
+    model_cases()
     W.save(sys.argv[1])
     print(f"gen_op_cases: {len(W.cases)} cases, {W.size} bytes, torch {torch.__version__}")
 

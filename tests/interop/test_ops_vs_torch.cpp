@@ -396,6 +396,16 @@ const std::map<std::string, OpFn>& ops() {
       return Outs{x[0].fill_(scalar_of(p.at("value"))), storage_of(x[0])};
     };
     t["zero_"] = [](const Ins& x, const json&) { return Outs{x[0].zero_(), storage_of(x[0])}; };
+    // ops for torchvision's models
+    const std::pair<const char*, Un> activations[] = {{"relu6", F::relu6},
+                                                      {"hardsigmoid", F::hardsigmoid},
+                                                      {"hardswish", F::hardswish},
+                                                      {"silu", F::silu}};
+    for (const auto& [name, f] : activations)
+      t[name] = [f](const Ins& x, const json&) { return Outs{f(x[0])}; };
+    t["gelu"] = [](const Ins& x, const json& p) {
+      return Outs{F::gelu(x[0], p.at("approximate").get<std::string>())};
+    };
     // factories
     t["arange"] = [](const Ins&, const json& p) {
       return Outs{

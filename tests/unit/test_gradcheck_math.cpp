@@ -110,6 +110,31 @@ TEST_F(GradcheckMath, Unary) {
   check([](const Inputs& in) { return in[0].log() + in[0].sqrt(); }, {positive({5})});
 }
 
+TEST_F(GradcheckMath, Activations) {
+  // Values spread over every piece of the piecewise functions (kinks at -3,
+  // 0, 3 and 6), away from the kinks themselves.
+  auto spread = [] { return (randn({3, 5}, kF64) * 4.0).requires_grad_(); };
+  check([](const Inputs& in) { return relu6(in[0]); }, {spread()});
+  check([](const Inputs& in) { return hardsigmoid(in[0]); }, {spread()});
+  check([](const Inputs& in) { return hardswish(in[0]); }, {spread()});
+  check([](const Inputs& in) { return silu(in[0]); }, {spread()});
+  check([](const Inputs& in) { return gelu(in[0]); }, {spread()});
+  check([](const Inputs& in) { return gelu(in[0], "tanh"); }, {leaf_t(3, 4)});
+  EXPECT_THROW(gelu(leaf({2}), "erf"), Error);
+}
+
+TEST_F(GradcheckMath, ActivationGradientsAtTheKinks) {
+  // PyTorch's choices, which finite differences cannot judge.
+  auto grads = [](Tensor (*f)(const Tensor&)) {
+    Tensor z = tensor<double>({-3, 0, 3, 6}).requires_grad_();
+    f(z).sum().backward();
+    return grad_of(z);
+  };
+  EXPECT_EQ(grads(relu6), (std::vector<double>{0, 0, 1, 0}));
+  EXPECT_EQ(grads(hardsigmoid), (std::vector<double>{0, double(1.0f / 6.0f), 0, 0}));  // as PyTorch
+  EXPECT_EQ(grads(hardswish), (std::vector<double>{-0.5, 0.5, 1.5, 1}));
+}
+
 TEST_F(GradcheckMath, Where) {
   Tensor cond = tensor<bool>({true, false, true});
   check([cond](const Inputs& in) { return where(cond, in[0], in[1]); }, {leaf({2, 3}), leaf({3})});

@@ -56,6 +56,15 @@ TEST(NnSimpleLayers, ActivationAndDropoutReprs) {
   EXPECT_EQ(repr(nn::ReLU()), "ReLU()");
   EXPECT_EQ(repr(nn::ReLU(true)), "ReLU(inplace=True)");
   EXPECT_EQ(repr(nn::Sigmoid()), "Sigmoid()");
+  EXPECT_EQ(repr(nn::ReLU6()), "ReLU6()");
+  EXPECT_EQ(repr(nn::ReLU6(true)), "ReLU6(inplace=True)");
+  EXPECT_EQ(repr(nn::Hardsigmoid(true)), "Hardsigmoid()");  // PyTorch omits inplace here
+  EXPECT_EQ(repr(nn::Hardswish(true)), "Hardswish()");
+  EXPECT_EQ(repr(nn::SiLU()), "SiLU()");
+  EXPECT_EQ(repr(nn::SiLU(true)), "SiLU(inplace=True)");
+  EXPECT_EQ(repr(nn::GELU()), "GELU(approximate='none')");
+  EXPECT_EQ(repr(nn::GELU("tanh")), "GELU(approximate='tanh')");
+  EXPECT_THROW(nn::GELU("fast"), wick::Error);
   EXPECT_EQ(repr(nn::Tanh()), "Tanh()");
   EXPECT_EQ(repr(nn::Softmax(1)), "Softmax(dim=1)");
   EXPECT_EQ(repr(nn::Softmax()), "Softmax(dim=None)");
@@ -100,6 +109,16 @@ TEST(NnSimpleLayers, ActivationsMatchTheirFunctions) {
   EXPECT_TRUE(same_values(nn::ReLU()(x), wick::relu(x)));
   EXPECT_TRUE(same_values(nn::Sigmoid()(x), wick::sigmoid(x)));
   EXPECT_TRUE(same_values(nn::Tanh()(x), wick::tanh(x)));
+  EXPECT_TRUE(same_values(nn::ReLU6()(x * 4.0), wick::relu6(x * 4.0)));
+  EXPECT_TRUE(same_values(nn::Hardsigmoid()(x), wick::hardsigmoid(x)));
+  EXPECT_TRUE(same_values(nn::Hardswish()(x), wick::hardswish(x)));
+  EXPECT_TRUE(same_values(nn::SiLU()(x), wick::silu(x)));
+  EXPECT_TRUE(same_values(nn::GELU()(x), wick::gelu(x)));
+  EXPECT_TRUE(same_values(nn::GELU("tanh")(x), wick::gelu(x, "tanh")));
+  Tensor y = x.clone();
+  Tensor out = nn::Hardswish(true)(y);
+  EXPECT_TRUE(out.is_same(y));
+  EXPECT_TRUE(same_values(y, wick::hardswish(x)));
   EXPECT_TRUE(same_values(nn::Softmax(0)(x), F::softmax(x, 0)));
   EXPECT_TRUE(same_values(nn::LogSoftmax(1)(x), F::log_softmax(x, 1)));
 }

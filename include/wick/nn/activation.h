@@ -1,4 +1,5 @@
-// Activation layers: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax (torch.nn's).
+// Activation layers: ReLU, ReLU6, Hardsigmoid, Hardswish, SiLU, GELU,
+// Sigmoid, Tanh, Softmax, LogSoftmax (torch.nn's).
 //
 // Modules without parameters that apply one function, for use in Sequential
 // and wherever a model wants the function as a named child. They print as
@@ -32,6 +33,60 @@ class ReLU : public Module {
   std::string extra_repr() const override;
 
   bool inplace;
+};
+
+/// torch.nn.ReLU6: min(max(x, 0), 6); `inplace` as for ReLU.
+class ReLU6 : public Module {
+ public:
+  explicit ReLU6(bool inplace_ = false) : inplace(inplace_) {}
+  Tensor forward(const Tensor& input) override;
+  /// Empty, or `inplace=True`.
+  std::string extra_repr() const override;
+
+  bool inplace;
+};
+
+/// torch.nn.Hardsigmoid: min(max(x + 3, 0), 6) / 6; `inplace` as for ReLU.
+/// Prints as `Hardsigmoid()` whatever `inplace` is, as PyTorch does.
+class Hardsigmoid : public Module {
+ public:
+  explicit Hardsigmoid(bool inplace_ = false) : inplace(inplace_) {}
+  Tensor forward(const Tensor& input) override;
+
+  bool inplace;
+};
+
+/// torch.nn.Hardswish: x * hardsigmoid(x); `inplace` as for ReLU. Prints as
+/// `Hardswish()` whatever `inplace` is, as PyTorch does.
+class Hardswish : public Module {
+ public:
+  explicit Hardswish(bool inplace_ = false) : inplace(inplace_) {}
+  Tensor forward(const Tensor& input) override;
+
+  bool inplace;
+};
+
+/// torch.nn.SiLU: x * sigmoid(x); `inplace` as for ReLU.
+class SiLU : public Module {
+ public:
+  explicit SiLU(bool inplace_ = false) : inplace(inplace_) {}
+  Tensor forward(const Tensor& input) override;
+  /// Empty, or `inplace=True`.
+  std::string extra_repr() const override;
+
+  bool inplace;
+};
+
+/// torch.nn.GELU: x * Phi(x), exact ("none") or with the tanh approximation
+/// ("tanh"); see wick::gelu.
+class GELU : public Module {
+ public:
+  explicit GELU(std::string approximate_ = "none");
+  Tensor forward(const Tensor& input) override;
+  /// `approximate='none'` or `approximate='tanh'`.
+  std::string extra_repr() const override;
+
+  std::string approximate;
 };
 
 /// torch.nn.Sigmoid: 1 / (1 + exp(-x)) elementwise.

@@ -10,6 +10,8 @@
 // Defined in src/ops/elementwise.cpp.
 #pragma once
 
+#include <string_view>
+
 #include "wick/core/tensor.h"
 
 namespace wick {
@@ -66,6 +68,23 @@ Tensor log(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor sqrt(const Tensor& x);
+
+// ---- activations (elementwise; differentiable) ----------------------------
+// Gradients at the kinks are PyTorch's: relu6' is 0 at 0 and 6, hardsigmoid'
+// is 0 at -3 and 3, hardswish' is -0.5 at -3 and 1.5 at 3.
+
+/// F.relu6: min(max(x, 0), 6).
+Tensor relu6(const Tensor& x);
+/// F.hardsigmoid: min(max(x + 3, 0), 6) / 6.
+Tensor hardsigmoid(const Tensor& x);
+/// F.hardswish: x * hardsigmoid(x).
+Tensor hardswish(const Tensor& x);
+/// F.silu: x * sigmoid(x).
+Tensor silu(const Tensor& x);
+/// F.gelu: x * Phi(x) with `approximate` "none" (Phi through erf) or "tanh"
+/// (0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))).
+Tensor gelu(const Tensor& x, std::string_view approximate = "none");
+
 /// Selects a where cond is true, else b (broadcasting; differentiable in a, b).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
