@@ -29,6 +29,7 @@
 #include "wick/autograd/gradcheck.h"
 #include "wick/autograd/graph.h"
 #include "wick/ops/elementwise.h"
+#include "wick/ops/join.h"
 #include "wick/ops/matmul.h"
 #include "wick/ops/reduce.h"
 

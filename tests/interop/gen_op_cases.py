@@ -326,6 +326,10 @@ TORCH_OPS = {
     "hardswish": lambda x, p: [F.hardswish(x[0])],
     "silu": lambda x, p: [F.silu(x[0])],
     "gelu": lambda x, p: [F.gelu(x[0], approximate=p["approximate"])],
+    "cat": lambda x, p: [torch.cat(x, p["dim"])],
+    "stack": lambda x, p: [torch.stack(x, p["dim"])],
+    "chunk": lambda x, p: list(torch.chunk(x[0], p["chunks"], p["dim"])),
+    "split": lambda x, p: list(torch.split(x[0], p["split"], p["dim"])),
     # factories
     "arange": lambda x, p: [torch.arange(p["start"], p["end"], p["step"])],
     "scalar_tensor": lambda x, p: [torch.tensor(p["value"])],
@@ -1018,6 +1022,27 @@ def model_cases():
         case("functional", tag + "e", name, [big((4, 1, 3), "e")], params, scale="abs")
         case("functional", tag + "f64", name, [big((5, 3), "t", torch.float64)], params)
         case("functional", tag + "special", name, [R(torch.tensor(kinks), True)], params)
+
+    # cat and stack copy; chunk and split are views (layout compared).
+    for name, ins, d in [("dim1", [X((2, 3, 4), "t"), X((2, 1, 4)), X((2, 5, 4), "s")], 1),
+                         ("neg", [X((3, 2)), X((3, 4), "t")], -1),
+                         ("dim0_one", [X((4, 5), "e")], 0),
+                         ("legacy_empty", [X((2, 3)), R(torch.empty(0), True), X((1, 3))], 0),
+                         ("f64", [X((2, 3), dtype=torch.float64),
+                                  X((2, 2), "t", dtype=torch.float64)], 1),
+                         ("int", [X((2, 3), kind="int:-5:5", dtype=torch.int64),
+                                  X((1, 3), kind="int:-5:5", dtype=torch.int64)], 0)]:
+        case("functional", name, "cat", ins, {"dim": d})
+    for name, ins, d in [("d0", [X((3, 4)), X((3, 4), "t")], 0),
+                         ("last", [X((2, 3), "s"), X((2, 3)), X((2, 3), "o")], 2),
+                         ("neg", [X((2, 3)), X((2, 3))], -2)]:
+        case("functional", name, "stack", ins, {"dim": d})
+    for name, x, chunks, d in [("even", X((6, 4)), 3, 0), ("uneven", X((2, 7), "t"), 3, -1),
+                               ("fewer", X((5, 2)), 4, 0), ("more_than_size", X((2, 3)), 5, 1)]:
+        case("views", name, "chunk", [x], {"chunks": chunks, "dim": d}, layout=True)
+    for name, x, sp, d in [("int", X((7, 3), "s"), 3, 0), ("list", X((2, 6), "t"), [1, 4, 1], 1),
+                           ("list_zero", X((4, 2)), [0, 4], -2), ("big", X((3, 2)), 5, 0)]:
+        case("views", name, "split", [x], {"split": sp, "dim": d}, layout=True)
 
 
 def main():

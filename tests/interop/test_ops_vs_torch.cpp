@@ -406,6 +406,19 @@ const std::map<std::string, OpFn>& ops() {
     t["gelu"] = [](const Ins& x, const json& p) {
       return Outs{F::gelu(x[0], p.at("approximate").get<std::string>())};
     };
+    t["cat"] = [](const Ins& x, const json& p) { return Outs{cat(x, p.at("dim").get<int64_t>())}; };
+    t["stack"] = [](const Ins& x, const json& p) {
+      return Outs{stack(x, p.at("dim").get<int64_t>())};
+    };
+    t["chunk"] = [](const Ins& x, const json& p) {
+      return chunk(x[0], p.at("chunks").get<int64_t>(), p.at("dim").get<int64_t>());
+    };
+    t["split"] = [](const Ins& x, const json& p) {
+      const json& s = p.at("split");
+      int64_t d = p.at("dim").get<int64_t>();
+      return s.is_array() ? split(x[0], s.get<std::vector<int64_t>>(), d)
+                          : split(x[0], s.get<int64_t>(), d);
+    };
     // factories
     t["arange"] = [](const Ins&, const json& p) {
       return Outs{

@@ -9,6 +9,7 @@
 #include "wick/autograd/gradcheck.h"
 #include "wick/core/random.h"
 #include "wick/ops/elementwise.h"
+#include "wick/ops/join.h"
 #include "wick/ops/matmul.h"
 #include "wick/ops/reduce.h"
 
@@ -133,6 +134,35 @@ TEST_F(GradcheckMath, ActivationGradientsAtTheKinks) {
   EXPECT_EQ(grads(relu6), (std::vector<double>{0, 0, 1, 0}));
   EXPECT_EQ(grads(hardsigmoid), (std::vector<double>{0, double(1.0f / 6.0f), 0, 0}));  // as PyTorch
   EXPECT_EQ(grads(hardswish), (std::vector<double>{-0.5, 0.5, 1.5, 1}));
+}
+
+TEST_F(GradcheckMath, CatStackChunkSplit) {
+  check(
+      [](const Inputs& in) {
+        return cat({in[0], in[1], in[2]}, 1);
+      },
+      {leaf({2, 3}), leaf_t(2, 1), leaf({2, 4})});
+  check(
+      [](const Inputs& in) {
+        return cat({in[0], in[1]}, -3) * in[1].sum();
+      },
+      {leaf({1, 2, 3}), leaf({2, 2, 3})});
+  // The same tensor twice: its gradient is the sum of both slices'.
+  check([](const Inputs& in) { return cat({in[0], in[0].exp()}, 0); }, {leaf({2, 3})});
+  check([](const Inputs& in) { return stack({in[0], in[1]}, -1); }, {leaf_t(3, 2), leaf({3, 2})});
+  check(
+      [](const Inputs& in) {
+        std::vector<Tensor> c = chunk(in[0], 3, -1);
+        return c[0] * 2.0 + c[2].exp();
+      },
+      {leaf({2, 6})});
+  check(
+      [](const Inputs& in) {
+        std::vector<Tensor> s = split(in[0], {1, 3}, 0);
+        return s[1].sum({0}) * s[0];
+      },
+      {leaf_t(4, 3)});
+  check([](const Inputs& in) { return split(in[0], 2, 1).back(); }, {leaf({3, 5})});
 }
 
 TEST_F(GradcheckMath, Where) {
