@@ -374,13 +374,41 @@ void adaptive_avg_pool2d_backward(const Pool2dShape& s, const T* grad_output, T*
   });
 }
 
+template <class T>
+void adaptive_max_pool2d_forward(const Pool2dShape& s, const T* input, T* output,
+                                 int64_t* indices) {
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  detail::parallel_for(0, s.planes, plane_grain(in_plane + out_plane), [&](int64_t pb, int64_t pe) {
+    for (int64_t p = pb; p < pe; ++p) {
+      const T* x = input + p * in_plane;
+      adaptive_windows(s, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+        // As PyTorch: the first maximum wins ties, a NaN always wins.
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t best_i = y0 * s.in_w + x0;
+        for (int64_t iy = y0; iy < y1; ++iy) {
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            const T v = x[iy * s.in_w + ix];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              best_i = iy * s.in_w + ix;
+            }
+          }
+        }
+        output[p * out_plane + o] = best;
+        indices[p * out_plane + o] = best_i;
+      });
+    }
+  });
+}
+
 #define WICK_POOL_INSTANTIATE(T)                                                          \
   template void max_pool2d_forward<T>(const Pool2dShape&, const T*, T*, int64_t*);        \
   template void max_pool2d_backward<T>(const Pool2dShape&, const T*, const int64_t*, T*); \
   template void avg_pool2d_forward<T>(const Pool2dShape&, AvgPoolDivisor, const T*, T*);  \
   template void avg_pool2d_backward<T>(const Pool2dShape&, AvgPoolDivisor, const T*, T*); \
   template void adaptive_avg_pool2d_forward<T>(const Pool2dShape&, const T*, T*);         \
-  template void adaptive_avg_pool2d_backward<T>(const Pool2dShape&, const T*, T*);
+  template void adaptive_avg_pool2d_backward<T>(const Pool2dShape&, const T*, T*);        \
+  template void adaptive_max_pool2d_forward<T>(const Pool2dShape&, const T*, T*, int64_t*);
 WICK_POOL_INSTANTIATE(float)
 WICK_POOL_INSTANTIATE(double)
 #undef WICK_POOL_INSTANTIATE

@@ -1,5 +1,5 @@
-// Internal: 2-D pooling kernels (max, average, adaptive average) for float and
-// double.
+// Internal: 2-D pooling kernels (max, average, adaptive average, adaptive max)
+// for float and double.
 //
 // Inputs are contiguous stacks of planes [planes, in_h, in_w] (planes = N * C);
 // outputs are [planes, out_h, out_w]. Arguments are checked by the caller
@@ -53,5 +53,12 @@ void adaptive_avg_pool2d_forward(const Pool2dShape& s, const T* input, T* output
 
 template <class T>
 void adaptive_avg_pool2d_backward(const Pool2dShape& s, const T* grad_output, T* grad_input);
+
+/// Adaptive max pooling over the windows of adaptive average pooling;
+/// `indices` (never null) gets each maximum's flat index within its plane, as
+/// for max_pool2d, so max_pool2d_backward (which reads only planes, in_*,
+/// out_* of `s`) is its backward.
+template <class T>
+void adaptive_max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int64_t* indices);
 
 }  // namespace wick::kernels

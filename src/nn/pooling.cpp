@@ -37,6 +37,20 @@ void check_positive(const char* layer, const char* what, const Size2& s) {
   WICK_CHECK(s.h > 0 && s.w > 0, layer, ": ", what, " must be positive, got ", s.repr());
 }
 
+void check_adaptive_size(const char* layer, const AdaptiveSize2& s) {
+  WICK_CHECK(s.h.value_or(1) > 0 && s.w.value_or(1) > 0, layer,
+             ": output_size must be positive, got ", s.repr());
+}
+
+/// The output size with a None dimension resolved against this input; the
+/// functional op checks the input's rank, so only read the sizes when there
+/// are enough dims.
+functional::Pair resolved(const AdaptiveSize2& s, const Tensor& input) {
+  int64_t h = s.h.value_or(input.dim() >= 2 ? input.size(-2) : 1);
+  int64_t w = s.w.value_or(input.dim() >= 2 ? input.size(-1) : 1);
+  return functional::Pair(h, w);
+}
+
 }  // namespace
 
 MaxPool2d::MaxPool2d(Size2 kernel_size, MaxPool2dOptions options)
@@ -89,19 +103,26 @@ std::string AvgPool2d::extra_repr() const {
 }
 
 AdaptiveAvgPool2d::AdaptiveAvgPool2d(AdaptiveSize2 output_size) : output_size(output_size) {
-  WICK_CHECK(output_size.h.value_or(1) > 0 && output_size.w.value_or(1) > 0,
-             "AdaptiveAvgPool2d: output_size must be positive, got ", output_size.repr());
+  check_adaptive_size("AdaptiveAvgPool2d", output_size);
 }
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& input) {
-  // A None dimension is resolved against this input; the functional op checks
-  // the input's rank, so only read the sizes when there are enough dims.
-  int64_t h = output_size.h.value_or(input.dim() >= 2 ? input.size(-2) : 1);
-  int64_t w = output_size.w.value_or(input.dim() >= 2 ? input.size(-1) : 1);
-  return functional::adaptive_avg_pool2d(input, functional::Pair(h, w));
+  return functional::adaptive_avg_pool2d(input, resolved(output_size, input));
 }
 
 std::string AdaptiveAvgPool2d::extra_repr() const {
+  return "output_size=" + output_size.repr();
+}
+
+AdaptiveMaxPool2d::AdaptiveMaxPool2d(AdaptiveSize2 output_size) : output_size(output_size) {
+  check_adaptive_size("AdaptiveMaxPool2d", output_size);
+}
+
+Tensor AdaptiveMaxPool2d::forward(const Tensor& input) {
+  return functional::adaptive_max_pool2d(input, resolved(output_size, input));
+}
+
+std::string AdaptiveMaxPool2d::extra_repr() const {
   return "output_size=" + output_size.repr();
 }
 

@@ -326,6 +326,7 @@ TORCH_OPS = {
     "hardswish": lambda x, p: [F.hardswish(x[0])],
     "silu": lambda x, p: [F.silu(x[0])],
     "gelu": lambda x, p: [F.gelu(x[0], approximate=p["approximate"])],
+    "adaptive_max_pool2d": lambda x, p: [F.adaptive_max_pool2d(x[0], p["output_size"])],
     "cat": lambda x, p: [torch.cat(x, p["dim"])],
     "stack": lambda x, p: [torch.stack(x, p["dim"])],
     "chunk": lambda x, p: list(torch.chunk(x[0], p["chunks"], p["dim"])),
@@ -1043,6 +1044,19 @@ def model_cases():
     for name, x, sp, d in [("int", X((7, 3), "s"), 3, 0), ("list", X((2, 6), "t"), [1, 4, 1], 1),
                            ("list_zero", X((4, 2)), [0, 4], -2), ("big", X((3, 2)), 5, 0)]:
         case("views", name, "split", [x], {"split": sp, "dim": d}, layout=True)
+
+    # adaptive_max_pool2d: overlapping windows, upsampling, ties after a ReLU.
+    for name, shape, lay, kind, out in [("7x13_to_3x5", (2, 3, 7, 13), "c", "normal", [3, 5]),
+                                        ("to_1x1", (2, 4, 6, 5), "p", "normal", [1, 1]),
+                                        ("identity", (1, 2, 7, 13), "t", "normal", [7, 13]),
+                                        ("upsample", (1, 2, 5, 5), "c", "normal", [7, 7]),
+                                        ("to_2x3", (3, 2, 9, 10), "s", "normal", [2, 3]),
+                                        ("unbatched", (3, 8, 7), "c", "normal", [3, 3]),
+                                        ("ties", (2, 3, 7, 6), "c", "relu", [3, 4]),
+                                        ("f64", (1, 2, 6, 6), "c", "normal", [4, 4])]:
+        dt = torch.float64 if name == "f64" else FLOAT32
+        case("functional", name, "adaptive_max_pool2d", [X(shape, lay, kind, dt)],
+             {"output_size": out}, scale="max")
 
 
 def main():

@@ -406,6 +406,9 @@ const std::map<std::string, OpFn>& ops() {
     t["gelu"] = [](const Ins& x, const json& p) {
       return Outs{F::gelu(x[0], p.at("approximate").get<std::string>())};
     };
+    t["adaptive_max_pool2d"] = [](const Ins& x, const json& p) {
+      return Outs{F::adaptive_max_pool2d(x[0], pair_of(p.at("output_size")))};
+    };
     t["cat"] = [](const Ins& x, const json& p) { return Outs{cat(x, p.at("dim").get<int64_t>())}; };
     t["stack"] = [](const Ins& x, const json& p) {
       return Outs{stack(x, p.at("dim").get<int64_t>())};

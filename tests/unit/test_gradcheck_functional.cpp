@@ -102,6 +102,21 @@ TEST(GradcheckFunctional, AdaptiveAvgPool2d) {
   check([](const Inputs& in) { return F::adaptive_avg_pool2d(in[0], 2); }, {leaf({3, 5, 5})});
 }
 
+TEST(GradcheckFunctional, AdaptiveMaxPool2d) {
+  // Random normal values: no ties, so finite differences see one maximum.
+  for (F::Pair out : {F::Pair(1), F::Pair(2, 3), F::Pair(3, 4), F::Pair(5, 7)})
+    check([&](const Inputs& in) { return F::adaptive_max_pool2d(in[0], out); },
+          {leaf({2, 2, 5, 7})});
+  check([](const Inputs& in) { return F::adaptive_max_pool2d(in[0], 2); }, {leaf({3, 5, 5})});
+}
+
+TEST(GradcheckFunctional, AdaptiveMaxPool2dGradientGoesToTheFirstMaximum) {
+  Tensor x = zeros({1, 1, 2, 3}, {.dtype = DType::Float64}).requires_grad_();
+  F::adaptive_max_pool2d(x, F::Pair(1, 2)).sum().backward();
+  // Windows: columns [0, 2) and [1, 3); all values tie.
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1, 1, 0, 0, 0, 0}));
+}
+
 TEST(GradcheckFunctional, BatchNorm) {
   for (bool training : {true, false}) {
     SCOPED_TRACE(training ? "training" : "eval");

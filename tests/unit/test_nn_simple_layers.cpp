@@ -48,6 +48,9 @@ TEST(NnSimpleLayers, PoolingReprsShowSizesAsGiven) {
             "AvgPool2d(kernel_size=3, stride=3, padding=(1, 0))");
   EXPECT_EQ(repr(nn::AdaptiveAvgPool2d({5, 7})), "AdaptiveAvgPool2d(output_size=(5, 7))");
   EXPECT_EQ(repr(nn::AdaptiveAvgPool2d(1)), "AdaptiveAvgPool2d(output_size=1)");
+  EXPECT_EQ(repr(nn::AdaptiveMaxPool2d(3)), "AdaptiveMaxPool2d(output_size=3)");
+  EXPECT_EQ(repr(nn::AdaptiveMaxPool2d({2, std::nullopt})),
+            "AdaptiveMaxPool2d(output_size=(2, None))");
   EXPECT_EQ(repr(nn::AdaptiveAvgPool2d({std::nullopt, 7})),
             "AdaptiveAvgPool2d(output_size=(None, 7))");
 }
@@ -94,6 +97,9 @@ TEST(NnSimpleLayers, PoolingForwardsTheirOptions) {
   // None keeps the input's size in that dimension.
   EXPECT_EQ(nn::AdaptiveAvgPool2d({std::nullopt, 2})(x).sizes(), wick::Shape({2, 3, 9, 2}));
   EXPECT_EQ(nn::AdaptiveAvgPool2d({4, std::nullopt})(x).sizes(), wick::Shape({2, 3, 4, 8}));
+  EXPECT_TRUE(
+      same_values(nn::AdaptiveMaxPool2d({3, 2})(x), F::adaptive_max_pool2d(x, F::Pair(3, 2))));
+  EXPECT_EQ(nn::AdaptiveMaxPool2d({std::nullopt, 2})(x).sizes(), wick::Shape({2, 3, 9, 2}));
 }
 
 TEST(NnSimpleLayers, PoolingRejectsNonPositiveSizes) {
@@ -101,6 +107,7 @@ TEST(NnSimpleLayers, PoolingRejectsNonPositiveSizes) {
   EXPECT_THROW(nn::MaxPool2d(2, {.stride = {1, 0}}), wick::Error);
   EXPECT_THROW(nn::AvgPool2d(-1), wick::Error);
   EXPECT_THROW(nn::AdaptiveAvgPool2d({std::nullopt, 0}), wick::Error);
+  EXPECT_THROW(nn::AdaptiveMaxPool2d(0), wick::Error);
 }
 
 TEST(NnSimpleLayers, ActivationsMatchTheirFunctions) {

@@ -1,4 +1,5 @@
-// Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (torch.nn's).
+// Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d
+// (torch.nn's).
 //
 // They have no parameters or buffers; they hold their sizes, print them as
 // PyTorch does and call the pooling functions of wick::nn::functional. A size is
@@ -133,6 +134,19 @@ class AvgPool2d : public Module {
 class AdaptiveAvgPool2d : public Module {
  public:
   explicit AdaptiveAvgPool2d(AdaptiveSize2 output_size);
+
+  Tensor forward(const Tensor& input) override;
+  /// `output_size=(5, 7)`, `output_size=1`, `output_size=(None, 7)`
+  std::string extra_repr() const override;
+
+  AdaptiveSize2 output_size;
+};
+
+/// torch.nn.AdaptiveMaxPool2d (return_indices=False): the maximum over the
+/// windows of AdaptiveAvgPool2d; output_size as there.
+class AdaptiveMaxPool2d : public Module {
+ public:
+  explicit AdaptiveMaxPool2d(AdaptiveSize2 output_size);
 
   Tensor forward(const Tensor& input) override;
   /// `output_size=(5, 7)`, `output_size=1`, `output_size=(None, 7)`

@@ -138,4 +138,33 @@ Tensor adaptive_avg_pool2d(const Tensor& input, Pair output_size) {
   return out;
 }
 
+Tensor adaptive_max_pool2d(const Tensor& input, Pair output_size) {
+  const char* op = "adaptive_max_pool2d";
+  check_input(input, op);
+  Images im = images_of(input, op);
+  check_non_negative(output_size, op, "output_size");
+  kernels::Pool2dShape s = input_planes(input, im, op);
+  s.out_h = output_size.h;
+  s.out_w = output_size.w;
+  Tensor x = kernels::contiguous(input);
+  Tensor out = make_empty(image_sizes(im, im.c, s.out_h, s.out_w), input.dtype(), op);
+  Tensor indices = make_empty(out.sizes(), DType::Int64, op);
+  visit_float(input.dtype(), [&]<class T>() {
+    kernels::adaptive_max_pool2d_forward<T>(s, x.data<T>(), out.data<T>(), indices.data<int64_t>());
+  });
+  if (autograd::needs_grad(input)) {
+    autograd::record(
+        out, "AdaptiveMaxPool2DBackward0", {input},
+        [s, indices, in_sizes = input.sizes(), dtype = input.dtype()](const Tensor& grad) {
+          Tensor g = grad_as(grad, dtype);
+          Tensor gx = make_empty(in_sizes, dtype);
+          visit_float(dtype, [&]<class T>() {
+            kernels::max_pool2d_backward<T>(s, g.data<T>(), indices.data<int64_t>(), gx.data<T>());
+          });
+          return std::vector<Tensor>{gx};
+        });
+  }
+  return out;
+}
+
 }  // namespace wick::nn::functional
