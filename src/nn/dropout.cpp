@@ -1,5 +1,7 @@
 #include "wick/nn/dropout.h"
 
+#include <utility>
+
 #include "core/format.h"
 #include "wick/autograd/grad_mode.h"
 #include "wick/core/error.h"
@@ -28,6 +30,23 @@ Tensor Dropout::forward(const Tensor& input) {
 std::string Dropout::extra_repr() const {
   return "p=" + wick::detail::python_float_repr(p, true) +
          ", inplace=" + (inplace ? "True" : "False");
+}
+
+StochasticDepth::StochasticDepth(double p_, std::string mode_, Generator* generator_)
+    : p(p_), mode(std::move(mode_)), generator(generator_) {
+  // torchvision checks when the op runs; checking here points at the mistake.
+  WICK_CHECK(p >= 0 && p <= 1, "drop probability has to be between 0 and 1, but got ",
+             wick::detail::python_float_repr(p, true));
+  WICK_CHECK(mode == "row" || mode == "batch", "mode has to be either 'batch' or 'row', but got ",
+             mode);
+}
+
+Tensor StochasticDepth::forward(const Tensor& input) {
+  return functional::stochastic_depth(input, p, mode, is_training(), generator);
+}
+
+std::string StochasticDepth::extra_repr() const {
+  return "p=" + wick::detail::python_float_repr(p, true) + ", mode=" + mode;
 }
 
 }  // namespace wick::nn

@@ -46,6 +46,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
+import torchvision.ops
 
 SEED = 20240601
 FLOAT32 = torch.float32
@@ -327,6 +328,8 @@ TORCH_OPS = {
     "silu": lambda x, p: [F.silu(x[0])],
     "gelu": lambda x, p: [F.gelu(x[0], approximate=p["approximate"])],
     "adaptive_max_pool2d": lambda x, p: [F.adaptive_max_pool2d(x[0], p["output_size"])],
+    "stochastic_depth": lambda x, p: [torchvision.ops.stochastic_depth(
+        x[0], p["p"], p["mode"], p["training"])],
     "cat": lambda x, p: [torch.cat(x, p["dim"])],
     "stack": lambda x, p: [torch.stack(x, p["dim"])],
     "chunk": lambda x, p: list(torch.chunk(x[0], p["chunks"], p["dim"])),
@@ -1057,6 +1060,20 @@ def model_cases():
         dt = torch.float64 if name == "f64" else FLOAT32
         case("functional", name, "adaptive_max_pool2d", [X(shape, lay, kind, dt)],
              {"output_size": out}, scale="max")
+
+    # stochastic_depth (torchvision 0.14): the deterministic settings compare
+    # values; p in (0, 1) compares structure, with one element per row so that
+    # the zero count is binomial as check "dropout" assumes.
+    for name, x, params in [("p0_row", X((4, 3, 2), "t"), {"p": 0.0, "mode": "row"}),
+                            ("eval_batch", X((4, 5), "s"), {"p": 0.5, "mode": "batch",
+                                                            "training": False}),
+                            ("eval_row", X((3, 4, 2)), {"p": 0.3, "mode": "row",
+                                                        "training": False}),
+                            ("p1_row", X((4, 5)), {"p": 1.0, "mode": "row"}),
+                            ("p1_batch", X((2, 3), "t"), {"p": 1.0, "mode": "batch"})]:
+        case("functional", name, "stochastic_depth", [x], {"training": True, **params})
+    case("functional", "p03_row", "stochastic_depth", [X((2000, 1, 1), "s")],
+         {"p": 0.3, "mode": "row", "training": True}, check="dropout")
 
 
 def main():

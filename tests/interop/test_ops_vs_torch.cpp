@@ -409,6 +409,11 @@ const std::map<std::string, OpFn>& ops() {
     t["adaptive_max_pool2d"] = [](const Ins& x, const json& p) {
       return Outs{F::adaptive_max_pool2d(x[0], pair_of(p.at("output_size")))};
     };
+    t["stochastic_depth"] = [](const Ins& x, const json& p) {
+      return Outs{F::stochastic_depth(x[0], p.at("p").get<double>(),
+                                      p.at("mode").get<std::string>(),
+                                      p.at("training").get<bool>())};
+    };
     t["cat"] = [](const Ins& x, const json& p) { return Outs{cat(x, p.at("dim").get<int64_t>())}; };
     t["stack"] = [](const Ins& x, const json& p) {
       return Outs{stack(x, p.at("dim").get<int64_t>())};

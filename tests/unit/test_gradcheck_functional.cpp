@@ -117,6 +117,18 @@ TEST(GradcheckFunctional, AdaptiveMaxPool2dGradientGoesToTheFirstMaximum) {
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1, 1, 0, 0, 0, 0}));
 }
 
+TEST(GradcheckFunctional, StochasticDepth) {
+  // A fresh generator per call: the same mask on every evaluation.
+  for (const char* mode : {"row", "batch"}) {
+    check(
+        [mode](const Inputs& in) {
+          Generator g(11);
+          return F::stochastic_depth(in[0], 0.4, mode, true, &g);
+        },
+        {leaf({6, 2, 3})});
+  }
+}
+
 TEST(GradcheckFunctional, BatchNorm) {
   for (bool training : {true, false}) {
     SCOPED_TRACE(training ? "training" : "eval");

@@ -160,6 +160,37 @@ TEST(NnSimpleLayers, ReluInplaceOnATensorThatRequiresGradStaysDifferentiable) {
   EXPECT_EQ(w.to_vector<float>(), std::vector<float>({-1, 2, -3, 4}));
 }
 
+TEST(NnSimpleLayers, StochasticDepthFollowsTorchvision) {
+  EXPECT_EQ(repr(nn::StochasticDepth(0.2, "row")), "StochasticDepth(p=0.2, mode=row)");
+  EXPECT_EQ(repr(nn::StochasticDepth(0.5, "batch")), "StochasticDepth(p=0.5, mode=batch)");
+  EXPECT_THROW(nn::StochasticDepth(1.5, "row"), wick::Error);
+  EXPECT_THROW(nn::StochasticDepth(0.1, "col"), wick::Error);
+  wick::manual_seed(6);
+  Tensor x = wick::randn({64, 3, 2});
+  // The identity (the same tensor) when not training or p == 0.
+  nn::StochasticDepth sd(0.5, "row");
+  sd.eval();
+  EXPECT_TRUE(sd(x).is_same(x));
+  EXPECT_TRUE(F::stochastic_depth(x, 0.0, "row").is_same(x));
+  EXPECT_TRUE(same_values(F::stochastic_depth(x, 1.0, "batch"), wick::zeros({64, 3, 2})));
+  // Row mode: each sample is all zero or all x / (1 - p); both happen.
+  sd.train();
+  Tensor y = sd(x);
+  int dropped = 0;
+  for (int64_t i = 0; i < 64; ++i) {
+    bool zero = same_values(y[i], wick::zeros({3, 2}));
+    dropped += zero;
+    if (!zero) {
+      EXPECT_TRUE(wick::allclose(y[i], x[i] * 2.0));
+    }
+  }
+  EXPECT_GT(dropped, 10);
+  EXPECT_LT(dropped, 54);
+  // Batch mode: one draw for everything.
+  Tensor z = F::stochastic_depth(x, 0.25, "batch");
+  EXPECT_TRUE(same_values(z, wick::zeros({64, 3, 2})) || wick::allclose(z, x / 0.75));
+}
+
 TEST(NnSimpleLayers, DropoutIsTheIdentityInEval) {
   nn::Dropout drop(0.5);
   EXPECT_TRUE(drop.is_training());

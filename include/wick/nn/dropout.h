@@ -1,4 +1,5 @@
-// Dropout: torch.nn.Dropout, the regulariser that is only active in training.
+// Dropout: torch.nn.Dropout, the regulariser that is only active in training,
+// and torchvision.ops.StochasticDepth, which drops whole residual branches.
 //
 //   nn::Dropout drop(0.25);          // Dropout(p=0.25, inplace=False)
 //   model.train();  y = drop(x);     // zeroes each element with probability p,
@@ -37,6 +38,21 @@ class Dropout : public Module {
 
   double p;
   bool inplace;
+  Generator* generator;
+};
+
+/// torchvision.ops.StochasticDepth: functional::stochastic_depth with this
+/// module's training flag. Throws wick::Error unless 0 <= p <= 1 and mode is
+/// "row" or "batch".
+class StochasticDepth : public Module {
+ public:
+  StochasticDepth(double p_, std::string mode_, Generator* generator_ = nullptr);
+  Tensor forward(const Tensor& input) override;
+  /// `p=0.2, mode=row`: the repr is torchvision's `StochasticDepth(p=0.2, mode=row)`.
+  std::string extra_repr() const override;
+
+  double p;
+  std::string mode;
   Generator* generator;
 };
 

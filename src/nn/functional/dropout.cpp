@@ -1,7 +1,9 @@
-// dropout: the mask drawn from a Generator, and its backward rule.
+// dropout: the mask drawn from a Generator, and its backward rule;
+// stochastic_depth: a broadcast mask and the differentiable mul.
 #include "wick/nn/functional/dropout.h"
 
 #include "nn/functional/internal.h"
+#include "wick/ops/elementwise.h"
 
 namespace wick::nn::functional {
 
@@ -52,6 +54,29 @@ Tensor dropout(const Tensor& input, double p, bool training, Generator* gen) {
                      });
   }
   return out;
+}
+
+Tensor stochastic_depth(const Tensor& input, double p, std::string_view mode, bool training,
+                        Generator* gen) {
+  const char* op = "stochastic_depth";
+  check_input(input, op);
+  WICK_CHECK(p >= 0 && p <= 1, op, ": drop probability has to be between 0 and 1, but got ", p);
+  WICK_CHECK(mode == "row" || mode == "batch", op,
+             ": mode has to be either 'batch' or 'row', but got ", mode);
+  if (!training || p == 0) return input;
+  Shape size(size_t(input.dim()), 1);
+  if (mode == "row" && input.dim() > 0) size[0] = input.size(0);
+  const double survival = 1 - p;
+  Tensor noise = make_empty(size, input.dtype(), op);
+  Generator& g = gen ? *gen : default_generator();
+  visit_float(input.dtype(), [&]<class T>() {
+    // torchvision: bernoulli(survival), then divided by survival unless it is 0.
+    const T keep = survival > 0 ? T(1 / survival) : T(0);
+    T* pn = noise.data<T>();
+    for (int64_t i = 0, e = noise.numel(); i < e; ++i)
+      pn[i] = g.uniform_double() < survival ? keep : T(0);
+  });
+  return input * noise;
 }
 
 }  // namespace wick::nn::functional
