@@ -47,6 +47,7 @@
 #include "wick/nn/embedding.h"
 #include "wick/nn/functional.h"
 #include "wick/nn/functional/activation.h"
+#include "wick/nn/functional/attention.h"
 #include "wick/nn/functional/common.h"
 #include "wick/nn/functional/conv.h"
 #include "wick/nn/functional/dropout.h"

@@ -221,6 +221,20 @@ def _batch_norm(x, p):
     return [out] + [t for t in (x[1], x[2]) if t is not None]
 
 
+def _sdpa(x, p):
+    """scaled_dot_product_attention as PyTorch 2 defines it (1.13 has none):
+    softmax(q @ k^T * scale + mask) @ v, a bool mask keeping where true."""
+    q, k, v, mask = x
+    scores = q @ k.transpose(-2, -1) * p.get("scale", 1 / math.sqrt(q.shape[-1]))
+    if p.get("is_causal"):
+        mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+    if mask is not None and mask.dtype == torch.bool:
+        mask = torch.zeros(mask.shape, dtype=q.dtype).masked_fill(~mask, float("-inf"))
+    if mask is not None:
+        scores = scores + mask
+    return torch.softmax(scores, -1) @ v
+
+
 REDUCTION = {"none": "none", "mean": "mean", "sum": "sum"}
 
 TORCH_OPS = {
@@ -330,6 +344,7 @@ TORCH_OPS = {
     "adaptive_max_pool2d": lambda x, p: [F.adaptive_max_pool2d(x[0], p["output_size"])],
     "stochastic_depth": lambda x, p: [torchvision.ops.stochastic_depth(
         x[0], p["p"], p["mode"], p["training"])],
+    "sdpa": lambda x, p: [_sdpa(x, p)],
     "cat": lambda x, p: [torch.cat(x, p["dim"])],
     "stack": lambda x, p: [torch.stack(x, p["dim"])],
     "chunk": lambda x, p: list(torch.chunk(x[0], p["chunks"], p["dim"])),
@@ -1074,6 +1089,22 @@ def model_cases():
         case("functional", name, "stochastic_depth", [x], {"training": True, **params})
     case("functional", "p03_row", "stochastic_depth", [X((2000, 1, 1), "s")],
          {"p": 0.3, "mode": "row", "training": True}, check="dropout")
+
+    # scaled_dot_product_attention against the reference formula.
+    keep = torch.rand(4, 6) > 0.3
+    keep[:, 0] = True  # no fully masked rows
+    for name, ins, params in [
+        ("basic", [X((2, 4, 8)), X((2, 6, 8)), X((2, 6, 5)), None], {}),
+        ("heads", [X((2, 3, 4, 8), "s"), X((2, 3, 6, 8), "t"), X((2, 3, 6, 8)), None], {}),
+        ("bcast_kv", [X((3, 4, 8)), X((6, 8)), X((6, 2), "t"), None], {}),
+        ("float_mask", [X((2, 4, 8)), X((2, 6, 8)), X((2, 6, 5)), X((4, 6))], {}),
+        ("bool_mask", [X((2, 4, 8)), X((2, 6, 8)), X((2, 6, 5)), R(keep)], {}),
+        ("causal", [X((2, 6, 4)), X((2, 6, 4)), X((2, 6, 3)), None], {"is_causal": True}),
+        ("scale", [X((5, 8)), X((7, 8)), X((7, 8)), None], {"scale": 0.3}),
+        ("f64", [X((2, 4, 8), dtype=torch.float64), X((2, 6, 8), dtype=torch.float64),
+                 X((2, 6, 5), dtype=torch.float64), None], {}),
+    ]:
+        case("functional", name, "sdpa", ins, params, scale="abs")
 
 
 def main():

@@ -414,6 +414,12 @@ const std::map<std::string, OpFn>& ops() {
                                       p.at("mode").get<std::string>(),
                                       p.at("training").get<bool>())};
     };
+    t["sdpa"] = [](const Ins& x, const json& p) {
+      std::optional<double> scale;
+      if (p.contains("scale")) scale = p["scale"].get<double>();
+      return Outs{F::scaled_dot_product_attention(x[0], x[1], x[2], x[3], 0,
+                                                  p.value("is_causal", false), scale)};
+    };
     t["cat"] = [](const Ins& x, const json& p) { return Outs{cat(x, p.at("dim").get<int64_t>())}; };
     t["stack"] = [](const Ins& x, const json& p) {
       return Outs{stack(x, p.at("dim").get<int64_t>())};

@@ -129,6 +129,44 @@ TEST(GradcheckFunctional, StochasticDepth) {
   }
 }
 
+TEST(GradcheckFunctional, ScaledDotProductAttention) {
+  // Batch and head dims, L != S, Ev != E.
+  check([](const Inputs& in) { return F::scaled_dot_product_attention(in[0], in[1], in[2]); },
+        {leaf({2, 3, 4, 5}), leaf({2, 3, 6, 5}), leaf({2, 3, 6, 2})});
+  // Broadcast key and value over the batch; a float mask (differentiable too).
+  check(
+      [](const Inputs& in) { return F::scaled_dot_product_attention(in[0], in[1], in[2], in[3]); },
+      {leaf({2, 3, 4}), leaf({5, 4}), leaf({5, 3}), leaf({3, 5})});
+  Tensor keep = tensor<bool>({true, false, true, true, true, false}, {2, 3});
+  check(
+      [keep](const Inputs& in) {
+        return F::scaled_dot_product_attention(in[0], in[1], in[2], keep, 0, false, 0.7);
+      },
+      {leaf({2, 2, 4}), leaf({2, 3, 4}), leaf({2, 3, 4})});
+  check(
+      [](const Inputs& in) {
+        return F::scaled_dot_product_attention(in[0], in[1], in[2], {}, 0, true);
+      },
+      {leaf({3, 4, 2}), leaf({3, 4, 2}), leaf({3, 4, 3})});
+}
+
+TEST(GradcheckFunctional, ScaledDotProductAttentionMasks) {
+  Tensor q = randn({1, 2, 3}, {.dtype = DType::Float64}),
+         k = randn({1, 2, 3}, {.dtype = DType::Float64});
+  Tensor v = tensor<double>({1, 10, 100, 1000}, {1, 2, 2});
+  // Causal: the first query sees only the first key.
+  Tensor out = F::scaled_dot_product_attention(q, k, v, {}, 0, true);
+  EXPECT_EQ(out.to_vector<double>()[0], 1);
+  EXPECT_EQ(out.to_vector<double>()[1], 10);
+  // A bool mask equals the additive mask with -inf.
+  Tensor keep = tensor<bool>({true, false, true, true}, {2, 2});
+  Tensor add = tensor<double>({0, -INFINITY, 0, 0}, {2, 2});
+  EXPECT_TRUE(allclose(F::scaled_dot_product_attention(q, k, v, keep),
+                       F::scaled_dot_product_attention(q, k, v, add)));
+  EXPECT_THROW(F::scaled_dot_product_attention(q, k, v, keep, 0, true), Error);
+  EXPECT_THROW(F::scaled_dot_product_attention(q, k.narrow(2, 0, 2), v), ShapeError);
+}
+
 TEST(GradcheckFunctional, BatchNorm) {
   for (bool training : {true, false}) {
     SCOPED_TRACE(training ? "training" : "eval");

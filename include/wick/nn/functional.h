@@ -8,6 +8,7 @@
 #pragma once
 
 #include "wick/nn/functional/activation.h"
+#include "wick/nn/functional/attention.h"
 #include "wick/nn/functional/common.h"
 #include "wick/nn/functional/conv.h"
 #include "wick/nn/functional/dropout.h"
