@@ -41,6 +41,7 @@
 
 // nn: torch.nn.functional, modules, state_dicts
 #include "wick/nn/activation.h"
+#include "wick/nn/attention.h"
 #include "wick/nn/container.h"
 #include "wick/nn/conv.h"
 #include "wick/nn/dropout.h"

@@ -235,6 +235,20 @@ def _sdpa(x, p):
     return torch.softmax(scores, -1) @ v
 
 
+def _mha(x, p):
+    """torch.nn.MultiheadAttention run on the given weights (inputs 5-8)."""
+    from torch.nn.utils.stateless import functional_call
+    q, k, v, kpm, am, w_in, b_in, w_out, b_out = x
+    m = torch.nn.MultiheadAttention(w_in.shape[1], p["num_heads"], bias=b_in is not None,
+                                    batch_first=p["batch_first"]).to(q.dtype)
+    sd = {"in_proj_weight": w_in, "out_proj.weight": w_out}
+    if b_in is not None:
+        sd.update({"in_proj_bias": b_in, "out_proj.bias": b_out})
+    out, w = functional_call(m, sd, (q, k, v), {"key_padding_mask": kpm, "attn_mask": am,
+                                                "need_weights": p["need_weights"]})
+    return [out] if w is None else [out, w]
+
+
 REDUCTION = {"none": "none", "mean": "mean", "sum": "sum"}
 
 TORCH_OPS = {
@@ -345,6 +359,7 @@ TORCH_OPS = {
     "stochastic_depth": lambda x, p: [torchvision.ops.stochastic_depth(
         x[0], p["p"], p["mode"], p["training"])],
     "sdpa": lambda x, p: [_sdpa(x, p)],
+    "mha": _mha,
     "cat": lambda x, p: [torch.cat(x, p["dim"])],
     "stack": lambda x, p: [torch.stack(x, p["dim"])],
     "chunk": lambda x, p: list(torch.chunk(x[0], p["chunks"], p["dim"])),
@@ -1105,6 +1120,35 @@ def model_cases():
                  X((2, 6, 5), dtype=torch.float64), None], {}),
     ]:
         case("functional", name, "sdpa", ins, params, scale="abs")
+
+    # nn.MultiheadAttention on the same weights (loaded through the state_dict
+    # on the C++ side, so only query, key and value get gradients).
+
+    def mha_weights(e, bias=True, dt=FLOAT32):
+        w = [X((3 * e, e), dtype=dt, rg=False), X((3 * e,), dtype=dt, rg=False),
+             X((e, e), dtype=dt, rg=False), X((e,), dtype=dt, rg=False)]
+        return w if bias else [w[0], None, w[2], None]
+
+    pad = torch.tensor([[False, False, False, True, True], [False, False, False, False, False]])
+    causal = torch.ones(4, 5, dtype=torch.bool).triu(1)
+    for name, ins, params in [
+        ("self_seq_first", [X((4, 2, 8))] * 3 + [None, None] + mha_weights(8),
+         {"num_heads": 2, "batch_first": False, "need_weights": True}),
+        ("cross_batch_first", [X((2, 4, 8)), X((2, 5, 8), "s"), X((2, 5, 8)), None, None]
+         + mha_weights(8), {"num_heads": 4, "batch_first": True, "need_weights": True}),
+        ("masks", [X((2, 4, 8)), X((2, 5, 8)), X((2, 5, 8)), R(pad), R(causal)] + mha_weights(8),
+         {"num_heads": 2, "batch_first": True, "need_weights": True}),
+        ("float_mask_nobias", [X((4, 2, 6)), X((5, 2, 6)), X((5, 2, 6)), None, X((4, 5), rg=False)]
+         + mha_weights(6, False), {"num_heads": 3, "batch_first": False, "need_weights": True}),
+        ("no_weights", [X((3, 2, 8))] * 3 + [None, None] + mha_weights(8),
+         {"num_heads": 1, "batch_first": False, "need_weights": False}),
+        ("unbatched", [X((4, 8)), X((5, 8)), X((5, 8)), None, None] + mha_weights(8),
+         {"num_heads": 2, "batch_first": False, "need_weights": True}),
+        ("f64", [X((2, 3, 4), dtype=torch.float64)] * 3 + [None, None]
+         + mha_weights(4, dt=torch.float64),
+         {"num_heads": 2, "batch_first": True, "need_weights": True}),
+    ]:
+        case("functional", name, "mha", ins, params, scale="abs")
 
 
 def main():

@@ -420,6 +420,21 @@ const std::map<std::string, OpFn>& ops() {
       return Outs{F::scaled_dot_product_attention(x[0], x[1], x[2], x[3], 0,
                                                   p.value("is_causal", false), scale)};
     };
+    t["mha"] = [](const Ins& x, const json& p) {
+      nn::MultiheadAttention m(x[5].size(1), p.at("num_heads").get<int64_t>(),
+                               {.bias = x[6].defined(), .batch_first = p.at("batch_first")});
+      nn::StateDict sd;
+      sd.set("in_proj_weight", x[5]);
+      sd.set("out_proj.weight", x[7]);
+      if (x[6].defined()) {
+        sd.set("in_proj_bias", x[6]);
+        sd.set("out_proj.bias", x[8]);
+      }
+      if (x[5].dtype() != DType::Float32) m.to(x[5].dtype());
+      m.load_state_dict(sd);
+      auto [out, weights] = m.forward(x[0], x[1], x[2], x[3], p.at("need_weights"), x[4]);
+      return weights.defined() ? Outs{out, weights} : Outs{out};
+    };
     t["cat"] = [](const Ins& x, const json& p) { return Outs{cat(x, p.at("dim").get<int64_t>())}; };
     t["stack"] = [](const Ins& x, const json& p) {
       return Outs{stack(x, p.at("dim").get<int64_t>())};
