@@ -129,8 +129,9 @@ def main():
         start = time.time()
         write_reference(name, out)
         run = subprocess.run([binary, out, name])
-        ok = ok and run.returncode == 0 and check_wick(name, out)
-        print(f'{name}: {"ok" if ok else "FAILED"} ({time.time() - start:.1f} s)', flush=True)
+        passed = run.returncode == 0 and check_wick(name, out)
+        ok = ok and passed
+        print(f'{name}: {"ok" if passed else "FAILED"} ({time.time() - start:.1f} s)', flush=True)
         for f in os.listdir(out):  # the files are large (VGG: 0.5 GB each)
             if f.startswith(name + '_'):
                 os.remove(os.path.join(out, f))
