@@ -6,6 +6,7 @@
 #   nn     torch.nn.functional, modules           (core, ops)
 #   optim  optimizers and LR schedulers           (core, ops)
 #   data   datasets and loading                   (core, ops)
+#   models torchvision's classification models    (core, ops, nn)
 #
 # The build keeps the direction (docs/architecture.md):
 #
@@ -22,19 +23,21 @@
 #
 # libwick.so and libwick.a are built from all the layers' objects together.
 
-set(WICK_LAYERS core ops io nn optim data)
+set(WICK_LAYERS core ops io nn optim data models)
 set(WICK_LAYER_core_DIRS core)
 set(WICK_LAYER_ops_DIRS kernels autograd ops)
 set(WICK_LAYER_io_DIRS io)
 set(WICK_LAYER_nn_DIRS nn)
 set(WICK_LAYER_optim_DIRS optim)
 set(WICK_LAYER_data_DIRS data)
+set(WICK_LAYER_models_DIRS models)
 set(WICK_LAYER_core_DEPS)
 set(WICK_LAYER_ops_DEPS core)
 set(WICK_LAYER_io_DEPS core ops)
 set(WICK_LAYER_nn_DEPS core ops)
 set(WICK_LAYER_optim_DEPS core ops)
 set(WICK_LAYER_data_DEPS core ops)
+set(WICK_LAYER_models_DEPS core ops nn)
 
 # wick_layer_include_tree(<layer>): build/layers/<layer>/ with links to the
 # layer's header directories.

@@ -79,3 +79,6 @@
 #include "wick/data/idx.h"
 #include "wick/data/mnist.h"
 #include "wick/data/transforms.h"
+#include "wick/models/models.h"
+#include "wick/models/resnet.h"
+#include "wick/models/vgg.h"

@@ -1,0 +1,183 @@
+// wick::models against torchvision: the C++ half of models_interop.py.
+//
+//   wick_models_interop DIR NAME
+//
+// Reads what models_interop.py wrote for model NAME into DIR, builds the wick
+// model, loads torchvision's state_dict strictly and compares eval logits,
+// (float32), then in float64 train logits, the cross-entropy loss, every
+// parameter gradient and the buffers after the training step (each within
+// 1e-4 of the reference's largest magnitude). For resnet18 it also loads the float16 checkpoint
+// into the float32 model. Then writes a freshly initialised model's state_dict and eval logits
+// (NAME_wick.pt, NAME_wick_io.pt) for the script to load into torchvision. Prints each failure;
+// exits 1 if any.
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "wick/autograd/grad_mode.h"
+#include "wick/core/random.h"
+#include "wick/core/value.h"
+#include "wick/io/serialize.h"
+#include "wick/models/models.h"
+#include "wick/nn/functional.h"
+#include "wick/ops/elementwise.h"
+#include "wick/ops/reduce.h"
+
+namespace models = wick::models;
+namespace nn = wick::nn;
+using wick::Tensor;
+
+namespace {
+
+constexpr double kTol = 1e-4;
+constexpr int64_t kClasses = 10;
+int failures = 0;
+
+/// The builders with the arguments models_interop.py passes torchvision.
+const std::map<std::string, std::function<std::unique_ptr<nn::Module>()>>& builders() {
+  static const std::map<std::string, std::function<std::unique_ptr<nn::Module>()>> b = {
+      {"resnet18",
+       [] {
+         return std::make_unique<models::ResNet>(models::resnet18({.num_classes = kClasses}));
+       }},
+      {"resnet34",
+       [] {
+         return std::make_unique<models::ResNet>(models::resnet34({.num_classes = kClasses}));
+       }},
+      {"resnet50",
+       [] {
+         return std::make_unique<models::ResNet>(
+             models::resnet50({.num_classes = kClasses, .zero_init_residual = true}));
+       }},
+      {"resnet101",
+       [] {
+         return std::make_unique<models::ResNet>(models::resnet101({.num_classes = kClasses}));
+       }},
+      {"resnet152",
+       [] {
+         return std::make_unique<models::ResNet>(models::resnet152({.num_classes = kClasses}));
+       }},
+      {"resnext50_32x4d",
+       [] {
+         return std::make_unique<models::ResNet>(
+             models::resnext50_32x4d({.num_classes = kClasses}));
+       }},
+      {"wide_resnet50_2",
+       [] {
+         return std::make_unique<models::ResNet>(models::wide_resnet50_2(
+             {.num_classes = kClasses, .replace_stride_with_dilation = {false, true, true}}));
+       }},
+      {"vgg11",
+       [] {
+         return std::make_unique<models::VGG>(
+             models::vgg11({.num_classes = kClasses, .dropout = 0}));
+       }},
+      {"vgg16",
+       [] {
+         return std::make_unique<models::VGG>(
+             models::vgg16({.num_classes = kClasses, .dropout = 0}));
+       }},
+      {"vgg16_bn",
+       [] {
+         return std::make_unique<models::VGG>(
+             models::vgg16_bn({.num_classes = kClasses, .dropout = 0}));
+       }},
+      {"alexnet",
+       [] {
+         return std::make_unique<models::AlexNet>(
+             models::alexnet({.num_classes = kClasses, .dropout = 0}));
+       }},
+  };
+  return b;
+}
+
+/// Rounding noise allowed on top: some gradients are exactly zero in exact
+/// arithmetic (a convolution's bias followed by BatchNorm) and only noise of
+/// about 1e-17 in float64, so their largest magnitude is no scale.
+constexpr double kNoise = 1e-12;
+
+/// Checks |actual - expected| <= kTol * max|expected| + kNoise.
+void expect_close(const Tensor& actual, const Tensor& expected, const std::string& what) {
+  if (!actual.defined() || actual.sizes() != expected.sizes()) {
+    std::cout << "FAIL " << what << ": missing or wrong shape\n";
+    ++failures;
+    return;
+  }
+  Tensor a = actual.to(wick::DType::Float64), e = expected.to(wick::DType::Float64);
+  const double scale = e.abs().max().item<double>();
+  const double diff = (a - e).abs().max().item<double>();
+  if (diff > kTol * scale + kNoise || std::isnan(diff)) {
+    std::cout << "FAIL " << what << ": differs by " << diff << " (scale " << scale << ")\n";
+    ++failures;
+  }
+}
+
+Tensor eval_logits(nn::Module& model, const Tensor& x) {
+  wick::NoGradGuard no_grad;
+  model.eval();
+  return model(x);
+}
+
+void compare(const std::string& dir, const std::string& name) {
+  const nn::StateDict sd(wick::io::load(dir + "/" + name + "_sd.pt"));
+  const wick::Value io = wick::io::load(dir + "/" + name + "_io.pt");
+  const Tensor x = io["x"].as_tensor();
+  std::unique_ptr<nn::Module> model = builders().at(name)();
+  model->load_state_dict(sd);  // strict: throws on any mismatch
+  expect_close(eval_logits(*model, x), io["eval"].as_tensor(), name + " eval logits");
+
+  // Training in float64, as models_interop.py does (it says why).
+  model->to(wick::DType::Float64).train();
+  Tensor logits = (*model)(x.to(wick::DType::Float64));
+  Tensor loss = nn::functional::cross_entropy(logits, io["target"].as_tensor());
+  loss.backward();
+  expect_close(logits, io["train"].as_tensor(), name + " train logits");
+  expect_close(loss, io["loss"].as_tensor(), name + " loss");
+  const nn::StateDict grads(io["grads"]);
+  for (const auto& [key, p] : model->named_parameters())
+    expect_close(p.grad(), grads.at(key), name + " grad " + key);
+  const nn::StateDict after(io["after"]);
+  const nn::StateDict now = model->state_dict();
+  for (const auto& [key, v] : after) expect_close(now.at(key), v, name + " after step " + key);
+
+  if (name == "resnet18") {
+    // float16 tensors load into the float32 model, converted as copy_ does.
+    std::unique_ptr<nn::Module> m = builders().at(name)();
+    m->load_state_dict(wick::io::load(dir + "/resnet18_half.pt"));
+    const wick::Value half_io = wick::io::load(dir + "/resnet18_half_io.pt");
+    expect_close(eval_logits(*m, x), half_io["eval"].as_tensor(), "resnet18 float16 eval logits");
+  }
+}
+
+void write_fresh(const std::string& dir, const std::string& name) {
+  wick::manual_seed(1);
+  std::unique_ptr<nn::Module> model = builders().at(name)();
+  const Tensor x = wick::randn({1, 3, 64, 64});
+  wick::io::save(model->state_dict(), dir + "/" + name + "_wick.pt");
+  wick::Dict io(false);
+  io.set("x", x);
+  io.set("eval", eval_logits(*model, x));
+  wick::io::save(wick::Value(io), dir + "/" + name + "_wick_io.pt");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::cerr << "usage: wick_models_interop DIR NAME\n";
+    return 2;
+  }
+  const std::string dir = argv[1], name = argv[2];
+  try {
+    compare(dir, name);
+    write_fresh(dir, name);
+  } catch (const std::exception& e) {
+    std::cout << "FAIL " << name << ": " << e.what() << "\n";
+    return 1;
+  }
+  return failures == 0 ? 0 : 1;
+}
