@@ -10,8 +10,12 @@
 # The sanitizer suite builds everything with AddressSanitizer and
 # UndefinedBehaviorSanitizer (-DWICK_SANITIZE=ON, -O1 -g1) and stops at
 # the first report. It leaves out the tests labelled in
-# WICK_SANITIZE_EXCLUDE_LABELS (a ctest regex, default "install|headers":
-# those check packaging and headers, which sanitizers do not change).
+# WICK_SANITIZE_EXCLUDE_LABELS (a ctest regex, default "install|headers|models":
+# those check packaging, headers and whole-model numerics, which sanitizers do
+# not change; the models' ops run there in the unit tests).
+#
+# Tests labelled `slow` (the deeper ResNets and the VGGs against torchvision,
+# minutes each) run only with WICK_TEST_SLOW=1.
 #
 # Environment: WICK_TEST_JOBS (ctest -j, default 2), WICK_SKIP_SETUP=1 (do not
 # run scripts/setup.sh).
@@ -53,6 +57,7 @@ run_stage() {
   if [[ $stage == normal ]]; then
     dir=build
     configure+=(-DCMAKE_BUILD_TYPE=Release -DWICK_SANITIZE=OFF)
+    if [[ "${WICK_TEST_SLOW:-0}" != 1 ]]; then exclude=(-LE slow); fi
   else
     dir=build-asan
     # Benchmarks measure nothing useful under sanitizers; skip building them.
@@ -60,7 +65,8 @@ run_stage() {
     # 40% of the time of -O2 -g, which made this stage's build most of CI.
     configure+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
       -DWICK_SANITIZE=ON -DWICK_BUILD_BENCH=OFF)
-    local labels=${WICK_SANITIZE_EXCLUDE_LABELS-install|headers}
+    local labels=${WICK_SANITIZE_EXCLUDE_LABELS-install|headers|models}
+    if [[ "${WICK_TEST_SLOW:-0}" != 1 ]]; then labels=${labels:+$labels|}slow; fi
     if [[ -n $labels ]]; then exclude=(-LE "$labels"); fi
   fi
 
@@ -73,7 +79,7 @@ run_stage() {
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --test-dir "$dir" --output-on-failure -j"$jobs" "${exclude[@]}" "${ctest_args[@]}"
   else
-    ctest --test-dir "$dir" --output-on-failure -j"$jobs" "${ctest_args[@]}"
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs" "${exclude[@]}" "${ctest_args[@]}"
   fi
   echo "=== [$stage] passed ($(elapsed))"
 }
