@@ -171,7 +171,14 @@ class Unpickler {
       : p_(reinterpret_cast<const uint8_t*>(data.data())),
         n_(data.size()),
         resolve_(resolve),
-        opt_(options) {}
+        opt_(options) {
+    // Sized up front from the pickle's length (a container or memo entry
+    // takes at least two bytes of it; capped so a hostile size claims
+    // nothing): rehashing large node maps costs more than the entries.
+    const size_t expected = std::min<size_t>(n_ / 16, size_t(1) << 20);
+    memo_.reserve(expected);
+    info_.reserve(expected);
+  }
 
   ~Unpickler() {
     // On failure, break any half-built structure apart so nothing outlives us
