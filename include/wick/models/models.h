@@ -3,5 +3,6 @@
 // torchvision checkpoints, and the other way round).
 #pragma once
 
+#include "wick/models/registry.h"
 #include "wick/models/resnet.h"
 #include "wick/models/vgg.h"
