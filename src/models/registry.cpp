@@ -6,7 +6,11 @@
 #include <sstream>
 
 #include "wick/core/error.h"
+#include "wick/models/densenet.h"
+#include "wick/models/regnet.h"
 #include "wick/models/resnet.h"
+#include "wick/models/shufflenetv2.h"
+#include "wick/models/squeezenet.h"
 #include "wick/models/vgg.h"
 
 namespace wick::models {
@@ -34,6 +38,16 @@ Builder with_dropout(Fn fn) {
   };
 }
 
+/// DenseNet's only dropout is drop_rate, after every dense layer.
+Builder densenet(DenseNet (*fn)(DenseNetOptions)) {
+  return [fn](const CreateOptions& o) {
+    DenseNetOptions options;
+    options.num_classes = o.num_classes;
+    if (o.dropout) options.drop_rate = *o.dropout;
+    return std::unique_ptr<nn::Module>(std::make_unique<DenseNet>(fn(options)));
+  };
+}
+
 const std::map<std::string, Builder, std::less<>>& table() {
   static const std::map<std::string, Builder, std::less<>> t = {
       {"resnet18", resnet_like<ResNet, ResNetOptions>(resnet18)},
@@ -48,6 +62,11 @@ const std::map<std::string, Builder, std::less<>>& table() {
       {"vgg16", with_dropout<VGG, VGGOptions>(vgg16)},
       {"vgg16_bn", with_dropout<VGG, VGGOptions>(vgg16_bn)},
       {"alexnet", with_dropout<AlexNet, AlexNetOptions>(alexnet)},
+      {"densenet121", densenet(densenet121)},
+      {"squeezenet1_0", with_dropout<SqueezeNet, SqueezeNetOptions>(squeezenet1_0)},
+      {"squeezenet1_1", with_dropout<SqueezeNet, SqueezeNetOptions>(squeezenet1_1)},
+      {"shufflenet_v2_x1_0", resnet_like<ShuffleNetV2, ShuffleNetV2Options>(shufflenet_v2_x1_0)},
+      {"regnet_y_400mf", resnet_like<RegNet, RegNetOptions>(regnet_y_400mf)},
   };
   return t;
 }

@@ -3,22 +3,30 @@
 //   wick_models_interop DIR NAME
 //
 // Reads what models_interop.py wrote for model NAME into DIR, builds the wick
-// model, loads torchvision's state_dict strictly and compares eval logits,
-// (float32), then in float64 train logits, the cross-entropy loss, every
-// parameter gradient and the buffers after the training step (each within
-// 1e-4 of the reference's largest magnitude). For resnet18 it also loads the float16 checkpoint
-// into the float32 model. Then writes a freshly initialised model's state_dict and eval logits
-// (NAME_wick.pt, NAME_wick_io.pt) for the script to load into torchvision. Prints each failure;
-// exits 1 if any.
+// model, loads torchvision's state_dict strictly and compares the repr, the
+// eval logits (float32), then in float64 the train logits, the cross-entropy
+// loss, every parameter gradient and the buffers after the training step (each
+// within 1e-4 of the reference's largest magnitude). For resnet18 it also
+// loads the float16 checkpoint into the float32 model; for DenseNets the
+// state_dict with torchvision's legacy key names; for RegNets it recomputes
+// torchvision's BlockParams for the settings the script wrote. Then writes a
+// freshly initialised model's state_dict and eval logits (NAME_wick.pt,
+// NAME_wick_io.pt) for the script to load into torchvision. Prints each
+// failure; exits 1 if any.
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "wick/autograd/grad_mode.h"
+#include "wick/core/error.h"
 #include "wick/core/random.h"
 #include "wick/core/value.h"
 #include "wick/io/serialize.h"
@@ -91,6 +99,30 @@ const std::map<std::string, std::function<std::unique_ptr<nn::Module>()>>& build
          return std::make_unique<models::AlexNet>(
              models::alexnet({.num_classes = kClasses, .dropout = 0}));
        }},
+      {"densenet121",
+       [] {
+         return std::make_unique<models::DenseNet>(
+             models::densenet121({.num_classes = kClasses, .drop_rate = 0}));
+       }},
+      {"squeezenet1_0",
+       [] {
+         return std::make_unique<models::SqueezeNet>(
+             models::squeezenet1_0({.num_classes = kClasses, .dropout = 0}));
+       }},
+      {"squeezenet1_1",
+       [] {
+         return std::make_unique<models::SqueezeNet>(
+             models::squeezenet1_1({.num_classes = kClasses, .dropout = 0}));
+       }},
+      {"shufflenet_v2_x1_0",
+       [] {
+         return std::make_unique<models::ShuffleNetV2>(
+             models::shufflenet_v2_x1_0({.num_classes = kClasses}));
+       }},
+      {"regnet_y_400mf",
+       [] {
+         return std::make_unique<models::RegNet>(models::regnet_y_400mf({.num_classes = kClasses}));
+       }},
   };
   return b;
 }
@@ -122,12 +154,96 @@ Tensor eval_logits(nn::Module& model, const Tensor& x) {
   return model(x);
 }
 
+/// torchvision's legacy DenseNet names load strictly and give the same model
+/// (the dense layers' num_batches_tracked, absent from such files, start at 0).
+void compare_densenet_legacy(const std::string& dir, const std::string& name,
+                             const nn::StateDict& sd, const Tensor& x, const Tensor& expected) {
+  const nn::StateDict legacy(wick::io::load(dir + "/" + name + "_legacy.pt"));
+  std::unique_ptr<nn::Module> model = builders().at(name)();
+  model->load_state_dict(legacy);  // strict
+  for (const auto& [key, t] : model->state_dict()) {
+    if (key.find("denselayer") != std::string::npos && key.ends_with("num_batches_tracked")) {
+      if (t.item<int64_t>() != 0) {
+        std::cout << "FAIL " << name << " legacy " << key << " is not 0\n";
+        ++failures;
+      }
+    } else {
+      expect_close(t, sd.at(key), name + " legacy " + key);
+    }
+  }
+  expect_close(eval_logits(*model, x), expected, name + " legacy eval logits");
+}
+
+std::vector<int64_t> ints(const wick::Value& list) {
+  std::vector<int64_t> out;
+  for (const wick::Value& v : list.as_list()) out.push_back(v.as_int());
+  return out;
+}
+
+/// RegNetBlockParams::from_init_params against torchvision's BlockParams for
+/// every case models_interop.py wrote (None: torchvision refuses the settings).
+void compare_regnet_params(const std::string& dir) {
+  const wick::Value cases = wick::io::load(dir + "/regnet_params.pt");
+  for (const wick::Value& c : cases.as_list()) {
+    const wick::Value& a = c["args"];
+    const wick::Value& expected = c["expected"];
+    std::ostringstream what;
+    what << std::setprecision(17) << "RegNetBlockParams(depth=" << a["depth"].as_int()
+         << ", w_0=" << a["w_0"].as_int() << ", w_a=" << a["w_a"].to_double()
+         << ", w_m=" << a["w_m"].to_double() << ", group_width=" << a["group_width"].as_int()
+         << ", bottleneck_multiplier=" << a["bottleneck_multiplier"].to_double() << ")";
+    std::optional<double> se;
+    if (!a["se_ratio"].is_none()) se = a["se_ratio"].to_double();
+    std::optional<models::RegNetBlockParams> p;
+    try {
+      p = models::RegNetBlockParams::from_init_params(
+          a["depth"].as_int(), a["w_0"].as_int(), a["w_a"].to_double(), a["w_m"].to_double(),
+          a["group_width"].as_int(), a["bottleneck_multiplier"].to_double(), se);
+    } catch (const wick::Error& e) {
+      if (!expected.is_none()) {
+        std::cout << "FAIL " << what.str() << ": " << e.what() << "\n";
+        ++failures;
+      }
+      continue;
+    }
+    if (expected.is_none()) {
+      std::cout << "FAIL " << what.str() << ": torchvision refuses it, wick does not\n";
+      ++failures;
+      continue;
+    }
+    std::vector<double> multipliers;
+    for (const wick::Value& v : expected["bottleneck_multipliers"].as_list())
+      multipliers.push_back(v.to_double());
+    std::optional<double> expected_se;
+    if (!expected["se_ratio"].is_none()) expected_se = expected["se_ratio"].to_double();
+    if (p->depths != ints(expected["depths"]) || p->widths != ints(expected["widths"]) ||
+        p->group_widths != ints(expected["group_widths"]) ||
+        p->strides != ints(expected["strides"]) || p->bottleneck_multipliers != multipliers ||
+        p->se_ratio != expected_se) {
+      auto list = [](const auto& v) {
+        std::ostringstream os;
+        os << "[";
+        for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+        return os.str() + "]";
+      };
+      std::cout << "FAIL " << what.str() << ": wick's depths " << list(p->depths) << ", widths "
+                << list(p->widths) << ", group widths " << list(p->group_widths)
+                << " differ from torchvision's " << expected.repr() << "\n";
+      ++failures;
+    }
+  }
+}
+
 void compare(const std::string& dir, const std::string& name) {
   const nn::StateDict sd(wick::io::load(dir + "/" + name + "_sd.pt"));
   const wick::Value io = wick::io::load(dir + "/" + name + "_io.pt");
   const Tensor x = io["x"].as_tensor();
   std::unique_ptr<nn::Module> model = builders().at(name)();
   model->load_state_dict(sd);  // strict: throws on any mismatch
+  if (model->repr() != io["repr"].as_string()) {
+    std::cout << "FAIL " << name << " repr differs from torchvision's:\n" << model->repr() << "\n";
+    ++failures;
+  }
   expect_close(eval_logits(*model, x), io["eval"].as_tensor(), name + " eval logits");
 
   // Training in float64, as models_interop.py does (it says why).
@@ -143,6 +259,10 @@ void compare(const std::string& dir, const std::string& name) {
   const nn::StateDict after(io["after"]);
   const nn::StateDict now = model->state_dict();
   for (const auto& [key, v] : after) expect_close(now.at(key), v, name + " after step " + key);
+
+  if (name.starts_with("densenet"))
+    compare_densenet_legacy(dir, name, sd, x, io["eval"].as_tensor());
+  if (name.starts_with("regnet")) compare_regnet_params(dir);
 
   if (name == "resnet18") {
     // float16 tensors load into the float32 model, converted as copy_ does.

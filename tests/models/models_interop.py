@@ -4,17 +4,24 @@
 
 For each model (all by default): builds it in torchvision with random
 weights and random BatchNorm statistics, writes into DIR its state_dict
-(NAME_sd.pt) and one batch with the reference results (NAME_io.pt: input,
-targets, eval logits, train logits, cross-entropy loss, every parameter's
-gradient, the state after the training step); resnet18 also as float16
-(resnet18_half.pt, with the eval logits of those rounded weights). Eval is
-in float32, training in float64 (see write_reference). Then runs
+(NAME_sd.pt) and one batch with the reference results (NAME_io.pt: the
+model's repr, input, targets, eval logits, train logits, cross-entropy loss,
+every parameter's gradient, the state after the training step); resnet18
+also as float16 (resnet18_half.pt, with the eval logits of those rounded
+weights); DenseNets also with torchvision's legacy key names
+(NAME_legacy.pt); RegNets also torchvision's BlockParams for every RegNet
+builder's settings, 400 random ones and 270 probes of its float32 arithmetic
+(regnet_params.pt). Eval is in float32, training in float64 (see
+write_reference). Then runs
 the C++ side, which compares wick's model with these and writes a freshly
 initialised wick model's state_dict with its eval logits (NAME_wick.pt,
 NAME_wick_io.pt); these are loaded strictly into torchvision here and must
 give the same logits. Dropout is built with p=0 so training is deterministic.
 """
+import itertools
 import os
+import random
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision.models as tvm
+import torchvision.models.densenet as tv_densenet
+import torchvision.models.regnet as tv_regnet
 
 TOL = 1e-4
 NUM_CLASSES = 10
@@ -40,7 +49,18 @@ MODELS = {
     'vgg16': ({'dropout': 0.0}, 1),
     'vgg16_bn': ({'dropout': 0.0}, 2),
     'alexnet': ({'dropout': 0.0}, 2),
+    'densenet121': ({'drop_rate': 0}, 2),
+    'squeezenet1_0': ({'dropout': 0.0}, 2),
+    'squeezenet1_1': ({'dropout': 0.0}, 2),
+    'shufflenet_v2_x1_0': ({}, 2),
+    'regnet_y_400mf': ({}, 2),
 }
+
+# torchvision's published DenseNet weights spell a dense layer's children
+# `norm.1`, `conv.2`, ... (its loader renames them with this pattern).
+DENSENET_CURRENT = re.compile(
+    r'^(.*denselayer\d+\.(?:norm|relu|conv))([12])\.(weight|bias|running_mean|running_var)$')
+DENSENET_NBT = re.compile(r'^.*denselayer\d+\.norm[12]\.num_batches_tracked$')
 
 
 def build(name):
@@ -85,6 +105,7 @@ def write_reference(name, out):
     loss = F.cross_entropy(train_logits, target)
     loss.backward()
     io = {
+        'repr': repr(model),
         'x': x, 'target': target, 'eval': eval_logits, 'train': train_logits.detach(),
         'loss': loss.detach(),
         'grads': {k: p.grad for k, p in model.named_parameters()},
@@ -92,6 +113,10 @@ def write_reference(name, out):
                   dict(model.named_parameters())},
     }
     torch.save(io, os.path.join(out, name + '_io.pt'))
+    if name.startswith('densenet'):
+        write_densenet_legacy(name, sd, out)
+    if name.startswith('regnet'):
+        write_regnet_params(out)
     if name == 'resnet18':
         half = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
         torch.save(half, os.path.join(out, 'resnet18_half.pt'))
@@ -100,6 +125,97 @@ def write_reference(name, out):
         rounded.eval()
         with torch.no_grad():
             torch.save({'eval': rounded(x)}, os.path.join(out, 'resnet18_half_io.pt'))
+
+
+def write_densenet_legacy(name, sd, out):
+    """NAME_legacy.pt: the state_dict as torchvision's published DenseNet
+    files have it: legacy names, no num_batches_tracked in the dense layers
+    (they predate it), no _metadata. torchvision's own loader must accept it."""
+    legacy = {}
+    for k, v in sd.items():
+        if DENSENET_NBT.match(k):
+            continue
+        legacy[DENSENET_CURRENT.sub(r'\1.\2.\3', k)] = v
+    assert sum(k != DENSENET_CURRENT.sub(r'\1.\2.\3', k) for k in sd) > 0
+
+    class Weights:  # what tv_densenet._load_state_dict asks of a WeightsEnum
+        @staticmethod
+        def get_state_dict(progress):
+            return dict(legacy)
+
+    model = build(name)
+    tv_densenet._load_state_dict(model, Weights, False)  # strict
+    torch.save(legacy, os.path.join(out, name + '_legacy.pt'))
+
+
+class _Captured(Exception):
+    pass
+
+
+def torchvision_regnet_configs():
+    """The from_init_params arguments of every torchvision RegNet builder, as
+    the builders pass them (captured, not copied)."""
+    configs = []
+    original = tv_regnet.BlockParams
+
+    class Capture(original):
+        @classmethod
+        def from_init_params(cls, **kwargs):
+            configs.append(kwargs)
+            raise _Captured()
+
+    tv_regnet.BlockParams = Capture
+    try:
+        for builder in sorted(n for n in dir(tvm) if n.startswith('regnet_')):
+            try:
+                getattr(tvm, builder)()
+            except _Captured:
+                pass
+    finally:
+        tv_regnet.BlockParams = original
+    assert len(configs) >= 15, configs
+    return configs
+
+
+def write_regnet_params(out):
+    """regnet_params.pt: torchvision's BlockParams for every RegNet builder's
+    settings, for random ones (some invalid: expected None) and for probes of
+    its float32 arithmetic, which the C++ side recomputes with
+    RegNetBlockParams::from_init_params."""
+    configs = torchvision_regnet_configs()
+    rng = random.Random(0)
+    for _ in range(400):
+        configs.append({
+            'depth': rng.randint(1, 40),
+            'w_0': 8 * rng.randint(1, 60),
+            'w_a': round(rng.uniform(0, 150), rng.choice([0, 1, 2, 6])),
+            'w_m': round(rng.uniform(1.05, 3.5), rng.choice([1, 2, 6])),
+            'group_width': rng.choice([1, 2, 4, 8, 16, 24, 40, 48, 56, 64, 112, 128, 232]),
+            'bottleneck_multiplier': rng.choice([1.0, 1.0, 0.5, 0.25, 0.75, 2.0, 0.01]),
+            'se_ratio': rng.choice([None, 0.25]),
+        })
+    # Probes of the float32 arithmetic: w_m a hair off a value whose products
+    # with w_0 / 8 end in .5, so that rounding w_m to float32 (as torch.pow's
+    # scalar is) decides which way the width rounds; in float64 about one in
+    # ten of these gives other widths.
+    for base, eps, w_0 in itertools.product(
+            [1.5, 2.5, 1.25, 2.25, 3.5, 1.75, 2.75, 1.125, 3.25],
+            [-2e-7, -1e-7, -4e-8, 4e-8, 1e-7, 2e-7], [8, 24, 40, 56, 72]):
+        w_m = base + eps
+        configs.append({'depth': 12, 'w_0': w_0, 'w_a': w_0 * (w_m - 1), 'w_m': w_m,
+                        'group_width': 8})
+    cases = []
+    for c in configs:
+        args = {'bottleneck_multiplier': 1.0, 'se_ratio': None, **c}
+        try:
+            p = tv_regnet.BlockParams.from_init_params(**args)
+            expected = {'depths': p.depths, 'widths': p.widths, 'group_widths': p.group_widths,
+                        'bottleneck_multipliers': p.bottleneck_multipliers,
+                        'strides': p.strides, 'se_ratio': p.se_ratio}
+        except (ValueError, ZeroDivisionError):
+            expected = None
+        cases.append({'args': args, 'expected': expected})
+    torch.save(cases, os.path.join(out, 'regnet_params.pt'))
 
 
 def check_wick(name, out):
@@ -133,7 +249,7 @@ def main():
         ok = ok and passed
         print(f'{name}: {"ok" if passed else "FAILED"} ({time.time() - start:.1f} s)', flush=True)
         for f in os.listdir(out):  # the files are large (VGG: 0.5 GB each)
-            if f.startswith(name + '_'):
+            if f.startswith(name + '_') or f == 'regnet_params.pt':
                 os.remove(os.path.join(out, f))
     return 0 if ok else 1
 

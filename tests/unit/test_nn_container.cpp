@@ -58,6 +58,24 @@ TEST(NnContainer, SequentialChainsChildrenInOrder) {
   EXPECT_EQ(nn::Sequential()(ones({2})).to_vector<float>(), (std::vector<float>{1, 1}));
 }
 
+TEST(NnContainer, SequentialWithNamedChildren) {
+  // PyTorch's Sequential(OrderedDict(...)): names for the keys, positions for [].
+  nn::Sequential seq;
+  seq.push_back("scale", Scale(2));
+  seq.push_back(AddOne());  // unnamed: its position, as Sequential.append
+  seq.push_back("last", std::make_shared<Scale>(3));
+  EXPECT_EQ(names(seq.named_children()), (std::vector<std::string>{"scale", "1", "last"}));
+  EXPECT_EQ(seq.state_dict().keys(), (std::vector<std::string>{"scale.factor", "last.factor"}));
+  EXPECT_EQ(seq(tensor<float>({1, 2})).to_vector<float>(), (std::vector<float>{9, 15}));
+  EXPECT_EQ(seq.at<Scale>(2).factor.item<float>(), 3);
+  EXPECT_EQ(&seq.get_submodule("last"), &seq[2]);
+  EXPECT_EQ(seq.repr(),
+            "Sequential(\n  (scale): Scale(factor=tensor([2.], requires_grad=True))\n"
+            "  (1): AddOne()\n  (last): Scale(factor=tensor([3.], requires_grad=True))\n)");
+  EXPECT_THROW(seq.push_back("scale", AddOne()), Error);
+  EXPECT_THROW(seq.push_back("a.b", AddOne()), Error);
+}
+
 TEST(NnContainer, SequentialFromSharedPointersSharesModules) {
   auto scale = std::make_shared<Scale>(5);
   nn::Sequential seq(scale, AddOne());

@@ -3,6 +3,10 @@
 // torchvision checkpoints, and the other way round).
 #pragma once
 
+#include "wick/models/densenet.h"
+#include "wick/models/regnet.h"
 #include "wick/models/registry.h"
 #include "wick/models/resnet.h"
+#include "wick/models/shufflenetv2.h"
+#include "wick/models/squeezenet.h"
 #include "wick/models/vgg.h"

@@ -23,9 +23,10 @@ namespace wick::models {
 /// The arguments every classification builder shares.
 struct CreateOptions {
   int64_t num_classes = 1000;
-  /// The classifier's dropout probability, where the model has one (unset:
-  /// the builder's default).
-  std::optional<double> dropout;
+  /// The model's dropout probability, where it has one (unset: the builder's
+  /// default): the classifier's (VGG, AlexNet, SqueezeNet) or, for DenseNet,
+  /// drop_rate after every dense layer. Models without dropout ignore it.
+  std::optional<double> dropout = std::nullopt;
 };
 
 /// The model torchvision's builder `name` makes. Throws wick::Error for an

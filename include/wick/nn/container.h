@@ -111,7 +111,19 @@ class ModuleSequence : public Module {
   }
   template <std::derived_from<Module> M>
   M& push_back(std::shared_ptr<M> module) {
-    M& ref = register_module(std::to_string(items_.size()), module);
+    return push_back(std::to_string(items_.size()), std::move(module));
+  }
+  /// Appends a module under `name` instead of its position, as PyTorch's
+  /// Sequential(OrderedDict(...)) and add_module do (torchvision's
+  /// `features.conv0`, `trunk_output.block1`); operator[] still counts
+  /// positions. Throws wick::Error if `name` is taken or contains a '.'.
+  template <std::derived_from<Module> M>
+  M& push_back(std::string name, M module) {
+    return push_back(std::move(name), std::make_shared<M>(std::move(module)));
+  }
+  template <std::derived_from<Module> M>
+  M& push_back(std::string name, std::shared_ptr<M> module) {
+    M& ref = register_module(std::move(name), module);
     items_.push_back(std::move(module));
     return ref;
   }
