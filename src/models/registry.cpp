@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include "wick/core/error.h"
+#include "wick/models/efficientnet.h"
+#include "wick/models/mobilenetv2.h"
+#include "wick/models/mobilenetv3.h"
 #include "wick/models/resnet.h"
 #include "wick/models/vgg.h"
 
@@ -48,6 +51,10 @@ const std::map<std::string, Builder, std::less<>>& table() {
       {"vgg16", with_dropout<VGG, VGGOptions>(vgg16)},
       {"vgg16_bn", with_dropout<VGG, VGGOptions>(vgg16_bn)},
       {"alexnet", with_dropout<AlexNet, AlexNetOptions>(alexnet)},
+      {"mobilenet_v2", with_dropout<MobileNetV2, MobileNetV2Options>(mobilenet_v2)},
+      {"mobilenet_v3_large", with_dropout<MobileNetV3, MobileNetV3Options>(mobilenet_v3_large)},
+      {"mobilenet_v3_small", with_dropout<MobileNetV3, MobileNetV3Options>(mobilenet_v3_small)},
+      {"efficientnet_b0", with_dropout<EfficientNet, EfficientNetOptions>(efficientnet_b0)},
   };
   return t;
 }

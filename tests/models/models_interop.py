@@ -6,13 +6,14 @@ For each model (all by default): builds it in torchvision with random
 weights and random BatchNorm statistics, writes into DIR its state_dict
 (NAME_sd.pt) and one batch with the reference results (NAME_io.pt: input,
 targets, eval logits, train logits, cross-entropy loss, every parameter's
-gradient, the state after the training step); resnet18 also as float16
+gradient, the state after the training step, the model's repr); resnet18 also as float16
 (resnet18_half.pt, with the eval logits of those rounded weights). Eval is
 in float32, training in float64 (see write_reference). Then runs
 the C++ side, which compares wick's model with these and writes a freshly
 initialised wick model's state_dict with its eval logits (NAME_wick.pt,
 NAME_wick_io.pt); these are loaded strictly into torchvision here and must
-give the same logits. Dropout is built with p=0 so training is deterministic.
+give the same logits. Dropout is built with p=0 (and EfficientNet's
+StochasticDepth too) so training is deterministic.
 """
 import os
 import subprocess
@@ -40,11 +41,25 @@ MODELS = {
     'vgg16': ({'dropout': 0.0}, 1),
     'vgg16_bn': ({'dropout': 0.0}, 2),
     'alexnet': ({'dropout': 0.0}, 2),
+    'mobilenet_v2': ({'dropout': 0.0}, 2),
+    'mobilenet_v3_small': ({'dropout': 0.0}, 2),
+    'mobilenet_v3_large': ({'dropout': 0.0}, 2),
+    'efficientnet_b0': ({'dropout': 0.0, 'stochastic_depth_prob': 0.0}, 2),
 }
 
 
 def build(name):
     kwargs, _ = MODELS[name]
+    if name.startswith('efficientnet_'):
+        # torchvision's efficientnet builders fix the dropout (passing one is
+        # a TypeError); build with theirs and set it afterwards.
+        kwargs = dict(kwargs)
+        dropout = kwargs.pop('dropout')
+        model = getattr(tvm, name)(num_classes=NUM_CLASSES, **kwargs)
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = dropout
+        return model
     return getattr(tvm, name)(num_classes=NUM_CLASSES, **kwargs)
 
 
@@ -90,6 +105,7 @@ def write_reference(name, out):
         'grads': {k: p.grad for k, p in model.named_parameters()},
         'after': {k: v for k, v in model.state_dict().items() if k not in
                   dict(model.named_parameters())},
+        'repr': repr(model),
     }
     torch.save(io, os.path.join(out, name + '_io.pt'))
     if name == 'resnet18':
