@@ -7,6 +7,9 @@
 
 #include "wick/core/error.h"
 #include "wick/models/densenet.h"
+#include "wick/models/efficientnet.h"
+#include "wick/models/mobilenetv2.h"
+#include "wick/models/mobilenetv3.h"
 #include "wick/models/regnet.h"
 #include "wick/models/resnet.h"
 #include "wick/models/shufflenetv2.h"
@@ -67,6 +70,10 @@ const std::map<std::string, Builder, std::less<>>& table() {
       {"squeezenet1_1", with_dropout<SqueezeNet, SqueezeNetOptions>(squeezenet1_1)},
       {"shufflenet_v2_x1_0", resnet_like<ShuffleNetV2, ShuffleNetV2Options>(shufflenet_v2_x1_0)},
       {"regnet_y_400mf", resnet_like<RegNet, RegNetOptions>(regnet_y_400mf)},
+      {"mobilenet_v2", with_dropout<MobileNetV2, MobileNetV2Options>(mobilenet_v2)},
+      {"mobilenet_v3_large", with_dropout<MobileNetV3, MobileNetV3Options>(mobilenet_v3_large)},
+      {"mobilenet_v3_small", with_dropout<MobileNetV3, MobileNetV3Options>(mobilenet_v3_small)},
+      {"efficientnet_b0", with_dropout<EfficientNet, EfficientNetOptions>(efficientnet_b0)},
   };
   return t;
 }

@@ -3,9 +3,10 @@
 //   wick_models_interop DIR NAME
 //
 // Reads what models_interop.py wrote for model NAME into DIR, builds the wick
-// model, loads torchvision's state_dict strictly and compares the repr, the
-// eval logits (float32), then in float64 the train logits, the cross-entropy
-// loss, every parameter gradient and the buffers after the training step (each
+// model, compares its repr with torchvision's (the module tree, every layer's
+// arguments), loads torchvision's state_dict strictly and compares the eval
+// logits (float32), then in float64 the train logits, the cross-entropy loss,
+// every parameter gradient and the buffers after the training step (each
 // within 1e-4 of the reference's largest magnitude). For resnet18 it also
 // loads the float16 checkpoint into the float32 model; for DenseNets the
 // state_dict with torchvision's legacy key names; for RegNets it recomputes
@@ -122,6 +123,25 @@ const std::map<std::string, std::function<std::unique_ptr<nn::Module>()>>& build
       {"regnet_y_400mf",
        [] {
          return std::make_unique<models::RegNet>(models::regnet_y_400mf({.num_classes = kClasses}));
+      {"mobilenet_v2",
+       [] {
+         return std::make_unique<models::MobileNetV2>(
+             models::mobilenet_v2({.num_classes = kClasses, .dropout = 0}));
+       }},
+      {"mobilenet_v3_small",
+       [] {
+         return std::make_unique<models::MobileNetV3>(
+             models::mobilenet_v3_small({.num_classes = kClasses, .dropout = 0}));
+       }},
+      {"mobilenet_v3_large",
+       [] {
+         return std::make_unique<models::MobileNetV3>(
+             models::mobilenet_v3_large({.num_classes = kClasses, .dropout = 0}));
+       }},
+      {"efficientnet_b0",
+       [] {
+         return std::make_unique<models::EfficientNet>(models::efficientnet_b0(
+             {.num_classes = kClasses, .dropout = 0, .stochastic_depth_prob = 0}));
        }},
   };
   return b;
@@ -239,11 +259,13 @@ void compare(const std::string& dir, const std::string& name) {
   const wick::Value io = wick::io::load(dir + "/" + name + "_io.pt");
   const Tensor x = io["x"].as_tensor();
   std::unique_ptr<nn::Module> model = builders().at(name)();
-  model->load_state_dict(sd);  // strict: throws on any mismatch
   if (model->repr() != io["repr"].as_string()) {
-    std::cout << "FAIL " << name << " repr differs from torchvision's:\n" << model->repr() << "\n";
+    std::cout << "FAIL " << name << " repr differs from torchvision's:\n"
+              << model->repr() << "\n--- torchvision:\n"
+              << io["repr"].as_string() << "\n";
     ++failures;
   }
+  model->load_state_dict(sd);  // strict: throws on any mismatch
   expect_close(eval_logits(*model, x), io["eval"].as_tensor(), name + " eval logits");
 
   // Training in float64, as models_interop.py does (it says why).

@@ -16,7 +16,8 @@ write_reference). Then runs
 the C++ side, which compares wick's model with these and writes a freshly
 initialised wick model's state_dict with its eval logits (NAME_wick.pt,
 NAME_wick_io.pt); these are loaded strictly into torchvision here and must
-give the same logits. Dropout is built with p=0 so training is deterministic.
+give the same logits. Dropout is built with p=0 (and EfficientNet's
+StochasticDepth too) so training is deterministic.
 """
 import itertools
 import os
@@ -54,6 +55,10 @@ MODELS = {
     'squeezenet1_1': ({'dropout': 0.0}, 2),
     'shufflenet_v2_x1_0': ({}, 2),
     'regnet_y_400mf': ({}, 2),
+    'mobilenet_v2': ({'dropout': 0.0}, 2),
+    'mobilenet_v3_small': ({'dropout': 0.0}, 2),
+    'mobilenet_v3_large': ({'dropout': 0.0}, 2),
+    'efficientnet_b0': ({'dropout': 0.0, 'stochastic_depth_prob': 0.0}, 2),
 }
 
 # torchvision's published DenseNet weights spell a dense layer's children
@@ -65,6 +70,16 @@ DENSENET_NBT = re.compile(r'^.*denselayer\d+\.norm[12]\.num_batches_tracked$')
 
 def build(name):
     kwargs, _ = MODELS[name]
+    if name.startswith('efficientnet_'):
+        # torchvision's efficientnet builders fix the dropout (passing one is
+        # a TypeError); build with theirs and set it afterwards.
+        kwargs = dict(kwargs)
+        dropout = kwargs.pop('dropout')
+        model = getattr(tvm, name)(num_classes=NUM_CLASSES, **kwargs)
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = dropout
+        return model
     return getattr(tvm, name)(num_classes=NUM_CLASSES, **kwargs)
 
 

@@ -3,7 +3,11 @@
 // torchvision checkpoints, and the other way round).
 #pragma once
 
+#include "wick/models/blocks.h"
 #include "wick/models/densenet.h"
+#include "wick/models/efficientnet.h"
+#include "wick/models/mobilenetv2.h"
+#include "wick/models/mobilenetv3.h"
 #include "wick/models/regnet.h"
 #include "wick/models/registry.h"
 #include "wick/models/resnet.h"
