@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include "wick/core/error.h"
+#include "wick/models/convnext.h"
 #include "wick/models/resnet.h"
 #include "wick/models/vgg.h"
+#include "wick/models/vision_transformer.h"
 
 namespace wick::models {
 
@@ -48,6 +50,8 @@ const std::map<std::string, Builder, std::less<>>& table() {
       {"vgg16", with_dropout<VGG, VGGOptions>(vgg16)},
       {"vgg16_bn", with_dropout<VGG, VGGOptions>(vgg16_bn)},
       {"alexnet", with_dropout<AlexNet, AlexNetOptions>(alexnet)},
+      {"convnext_tiny", resnet_like<ConvNeXt, ConvNeXtOptions>(convnext_tiny)},
+      {"vit_b_16", with_dropout<VisionTransformer, VisionTransformerOptions>(vit_b_16)},
   };
   return t;
 }

@@ -128,7 +128,7 @@ ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> layers, ResNetOptions o
           "layer3", make_layer(256, layers[2], 2, options.replace_stride_with_dilation[1]))),
       layer4(register_module(
           "layer4", make_layer(512, layers[3], 2, options.replace_stride_with_dilation[2]))),
-      avgpool(register_module("avgpool", nn::AdaptiveAvgPool2d(1))),
+      avgpool(register_module("avgpool", nn::AdaptiveAvgPool2d({1, 1}))),
       fc(register_module("fc", nn::Linear(inplanes_, options.num_classes))) {
   NoGradGuard no_grad;
   for (nn::Module* m : modules()) {

@@ -3,6 +3,9 @@
 // torchvision checkpoints, and the other way round).
 #pragma once
 
+#include "wick/models/convnext.h"
+#include "wick/models/misc.h"
 #include "wick/models/registry.h"
 #include "wick/models/resnet.h"
 #include "wick/models/vgg.h"
+#include "wick/models/vision_transformer.h"

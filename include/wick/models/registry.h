@@ -23,9 +23,10 @@ namespace wick::models {
 /// The arguments every classification builder shares.
 struct CreateOptions {
   int64_t num_classes = 1000;
-  /// The classifier's dropout probability, where the model has one (unset:
-  /// the builder's default).
-  std::optional<double> dropout;
+  /// The builder's `dropout` argument, where it has one (unset: the builder's
+  /// default): the classifier's dropout (VGG, AlexNet) or every dropout of the
+  /// encoder (ViT). Models without one (ResNet, ConvNeXt) ignore it.
+  std::optional<double> dropout = std::nullopt;
 };
 
 /// The model torchvision's builder `name` makes. Throws wick::Error for an

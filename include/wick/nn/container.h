@@ -6,6 +6,8 @@
 //   nn::Sequential mlp(nn::Linear(4, 8), nn::ReLU(), nn::Linear(8, 2));
 //   Tensor y = mlp(x);                            // children applied in order
 //   nn::Linear& first = mlp.at<nn::Linear>(0);    // typed, checked access
+//   nn::Sequential heads;
+//   heads.push_back("head", nn::Linear(8, 10));    // named: `heads.head.weight`
 //
 //   nn::ModuleList blocks;
 //   for (int i = 0; i < 3; ++i) blocks.push_back(nn::Linear(8, 8));
@@ -111,9 +113,7 @@ class ModuleSequence : public Module {
   }
   template <std::derived_from<Module> M>
   M& push_back(std::shared_ptr<M> module) {
-    M& ref = register_module(std::to_string(items_.size()), module);
-    items_.push_back(std::move(module));
-    return ref;
+    return push_back_named(std::to_string(items_.size()), std::move(module));
   }
 
   size_t size() const { return items_.size(); }
@@ -131,6 +131,15 @@ class ModuleSequence : public Module {
   ModuleIterator begin() const { return ModuleIterator(items_.begin()); }
   ModuleIterator end() const { return ModuleIterator(items_.end()); }
 
+ protected:
+  /// Appends `module` registered under `name`.
+  template <std::derived_from<Module> M>
+  M& push_back_named(std::string name, std::shared_ptr<M> module) {
+    M& ref = register_module(std::move(name), module);
+    items_.push_back(std::move(module));
+    return ref;
+  }
+
  private:
   std::vector<std::shared_ptr<Module>> items_;
 };
@@ -140,6 +149,20 @@ class ModuleSequence : public Module {
 class Sequential : public ModuleSequence {
  public:
   using ModuleSequence::ModuleSequence;
+  using ModuleSequence::push_back;
+  /// Appends a module under `name` rather than its position, as PyTorch's
+  /// Sequential(OrderedDict(...)) names its children (torchvision's ViT:
+  /// `encoder.layers.encoder_layer_0`, `heads.head`). It still runs in
+  /// order and is still reachable by position through operator[]. Throws
+  /// wick::Error if the name is taken or contains a '.'.
+  template <std::derived_from<Module> M>
+  M& push_back(std::string name, M module) {
+    return push_back_named(std::move(name), std::make_shared<M>(std::move(module)));
+  }
+  template <std::derived_from<Module> M>
+  M& push_back(std::string name, std::shared_ptr<M> module) {
+    return push_back_named(std::move(name), std::move(module));
+  }
   Tensor forward(const Tensor& input) override;
 };
 
