@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "wick/core/error.h"
+#include "wick/models/convnext.h"
 #include "wick/models/densenet.h"
 #include "wick/models/efficientnet.h"
 #include "wick/models/mobilenetv2.h"
@@ -15,6 +16,7 @@
 #include "wick/models/shufflenetv2.h"
 #include "wick/models/squeezenet.h"
 #include "wick/models/vgg.h"
+#include "wick/models/vision_transformer.h"
 
 namespace wick::models {
 
@@ -74,6 +76,8 @@ const std::map<std::string, Builder, std::less<>>& table() {
       {"mobilenet_v3_large", with_dropout<MobileNetV3, MobileNetV3Options>(mobilenet_v3_large)},
       {"mobilenet_v3_small", with_dropout<MobileNetV3, MobileNetV3Options>(mobilenet_v3_small)},
       {"efficientnet_b0", with_dropout<EfficientNet, EfficientNetOptions>(efficientnet_b0)},
+      {"convnext_tiny", resnet_like<ConvNeXt, ConvNeXtOptions>(convnext_tiny)},
+      {"vit_b_16", with_dropout<VisionTransformer, VisionTransformerOptions>(vit_b_16)},
   };
   return t;
 }

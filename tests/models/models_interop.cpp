@@ -1,19 +1,20 @@
 // wick::models against torchvision: the C++ half of models_interop.py.
 //
-//   wick_models_interop DIR NAME
+//   wick_models_interop DIR CASE
 //
-// Reads what models_interop.py wrote for model NAME into DIR, builds the wick
-// model, compares its repr with torchvision's (the module tree, every layer's
-// arguments), loads torchvision's state_dict strictly and compares the eval
-// logits (float32), then in float64 the train logits, the cross-entropy loss,
-// every parameter gradient and the buffers after the training step (each
-// within 1e-4 of the reference's largest magnitude). For resnet18 it also
-// loads the float16 checkpoint into the float32 model; for DenseNets the
-// state_dict with torchvision's legacy key names; for RegNets it recomputes
-// torchvision's BlockParams for the settings the script wrote. Then writes a
-// freshly initialised model's state_dict and eval logits (NAME_wick.pt,
-// NAME_wick_io.pt) for the script to load into torchvision. Prints each
-// failure; exits 1 if any.
+// Reads what models_interop.py wrote for case CASE into DIR, builds the wick
+// model with the arguments the script gave torchvision, compares its repr
+// with torchvision's, loads torchvision's state_dict strictly and compares
+// eval logits (float32), then in float64 train logits, the cross-entropy
+// loss, every parameter gradient and the buffers after the training step
+// (each within 1e-4 of the reference's largest magnitude). For resnet18 it
+// also loads the float16 checkpoint into the float32 model; for DenseNets
+// the state_dict with torchvision's legacy key names; for the ViTs, the
+// checkpoint with torchvision < 0.13's MLP key names; for RegNets it
+// recomputes torchvision's BlockParams for the settings the script wrote.
+// Then writes a freshly initialised model's state_dict and eval logits on an
+// input of the case's size (CASE_wick.pt, CASE_wick_io.pt) for the script to
+// load into torchvision. Prints each failure; exits 1 if any.
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -33,6 +34,7 @@
 #include "wick/io/serialize.h"
 #include "wick/models/models.h"
 #include "wick/nn/functional.h"
+#include "wick/nn/init.h"
 #include "wick/ops/elementwise.h"
 #include "wick/ops/reduce.h"
 
@@ -123,6 +125,7 @@ const std::map<std::string, std::function<std::unique_ptr<nn::Module>()>>& build
       {"regnet_y_400mf",
        [] {
          return std::make_unique<models::RegNet>(models::regnet_y_400mf({.num_classes = kClasses}));
+       }},
       {"mobilenet_v2",
        [] {
          return std::make_unique<models::MobileNetV2>(
@@ -142,6 +145,21 @@ const std::map<std::string, std::function<std::unique_ptr<nn::Module>()>>& build
        [] {
          return std::make_unique<models::EfficientNet>(models::efficientnet_b0(
              {.num_classes = kClasses, .dropout = 0, .stochastic_depth_prob = 0}));
+       }},
+      {"convnext_tiny",
+       [] {
+         return std::make_unique<models::ConvNeXt>(
+             models::convnext_tiny({.stochastic_depth_prob = 0, .num_classes = kClasses}));
+       }},
+      {"vit_b_16",
+       [] {
+         return std::make_unique<models::VisionTransformer>(
+             models::vit_b_16({.dropout = 0, .attention_dropout = 0, .num_classes = kClasses}));
+       }},
+      {"vit_b_16_64px",
+       [] {
+         return std::make_unique<models::VisionTransformer>(models::vit_b_16(
+             {.image_size = 64, .dropout = 0, .attention_dropout = 0, .num_classes = kClasses}));
        }},
   };
   return b;
@@ -254,15 +272,16 @@ void compare_regnet_params(const std::string& dir) {
   }
 }
 
-void compare(const std::string& dir, const std::string& name) {
+/// Returns the sizes of the reference input.
+wick::Shape compare(const std::string& dir, const std::string& name) {
   const nn::StateDict sd(wick::io::load(dir + "/" + name + "_sd.pt"));
   const wick::Value io = wick::io::load(dir + "/" + name + "_io.pt");
   const Tensor x = io["x"].as_tensor();
   std::unique_ptr<nn::Module> model = builders().at(name)();
-  if (model->repr() != io["repr"].as_string()) {
+  if (const std::string expected = io["repr"].as_string(); model->repr() != expected) {
     std::cout << "FAIL " << name << " repr differs from torchvision's:\n"
-              << model->repr() << "\n--- torchvision:\n"
-              << io["repr"].as_string() << "\n";
+              << model->repr() << "\n---- torchvision:\n"
+              << expected << "\n";
     ++failures;
   }
   model->load_state_dict(sd);  // strict: throws on any mismatch
@@ -293,12 +312,34 @@ void compare(const std::string& dir, const std::string& name) {
     const wick::Value half_io = wick::io::load(dir + "/resnet18_half_io.pt");
     expect_close(eval_logits(*m, x), half_io["eval"].as_tensor(), "resnet18 float16 eval logits");
   }
+  if (dynamic_cast<models::VisionTransformer*>(model.get())) {
+    // mlp.linear_1 / mlp.linear_2, as torchvision < 0.13 named them: loads
+    // strictly, every tensor where torchvision's new names put it.
+    model->load_state_dict(wick::io::load(dir + "/" + name + "_legacy.pt"));
+    const nn::StateDict loaded = model->state_dict();
+    for (const auto& [key, v] : sd)
+      if (!wick::equal(loaded.at(key), v.to(wick::DType::Float64))) {
+        std::cout << "FAIL " << name << " legacy keys: " << key << " differs\n";
+        ++failures;
+      }
+  }
+  return x.sizes();
 }
 
-void write_fresh(const std::string& dir, const std::string& name) {
+/// Whether every element of `t` equals the first.
+bool constant(const Tensor& t) {
+  const Tensor flat = t.detach().reshape({-1});
+  return (flat - flat.select(0, 0)).abs().max().item<double>() == 0;
+}
+
+void write_fresh(const std::string& dir, const std::string& name, const wick::Shape& input) {
   wick::manual_seed(1);
   std::unique_ptr<nn::Module> model = builders().at(name)();
-  const Tensor x = wick::randn({1, 3, 64, 64});
+  // Parameters that start constant get random values, as the script's do: a
+  // ViT's zero head would make its logits 0 whatever the other weights.
+  for (const Tensor& p : model->parameters())
+    if (p.numel() > 1 && constant(p)) nn::init::normal_(p, 0, 0.05);
+  const Tensor x = wick::randn({1, input[1], input[2], input[3]});
   wick::io::save(model->state_dict(), dir + "/" + name + "_wick.pt");
   wick::Dict io(false);
   io.set("x", x);
@@ -315,8 +356,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1], name = argv[2];
   try {
-    compare(dir, name);
-    write_fresh(dir, name);
+    write_fresh(dir, name, compare(dir, name));
   } catch (const std::exception& e) {
     std::cout << "FAIL " << name << ": " << e.what() << "\n";
     return 1;

@@ -1,24 +1,29 @@
 """wick::models against torchvision 0.14, both ways.
 
-    models_interop.py WICK_MODELS_INTEROP DIR [NAME...]
+    models_interop.py WICK_MODELS_INTEROP DIR [CASE...]
 
-For each model (all by default): builds it in torchvision with random
-weights and random BatchNorm statistics, writes into DIR its state_dict
-(NAME_sd.pt) and one batch with the reference results (NAME_io.pt: the
-model's repr, input, targets, eval logits, train logits, cross-entropy loss,
-every parameter's gradient, the state after the training step); resnet18
-also as float16 (resnet18_half.pt, with the eval logits of those rounded
-weights); DenseNets also with torchvision's legacy key names
-(NAME_legacy.pt); RegNets also torchvision's BlockParams for every RegNet
-builder's settings, 400 random ones and 270 probes of its float32 arithmetic
-(regnet_params.pt). Eval is in float32, training in float64 (see
-write_reference). Then runs
-the C++ side, which compares wick's model with these and writes a freshly
-initialised wick model's state_dict with its eval logits (NAME_wick.pt,
-NAME_wick_io.pt); these are loaded strictly into torchvision here and must
-give the same logits. Dropout is built with p=0 (and EfficientNet's
-StochasticDepth too) so training is deterministic.
+Each case (all by default) is a torchvision builder with its arguments, a
+batch and an input size (MODELS). For each: builds the model in torchvision
+with random weights, and with random values wherever torchvision starts a
+parameter or statistic at a constant (see randomize), writes into DIR its
+state_dict (CASE_sd.pt) and one batch with the reference results
+(CASE_io.pt: the model's repr, input, targets, eval logits, train logits,
+cross-entropy loss, every parameter's gradient, the state after the
+training step); resnet18 also as float16 (resnet18_half.pt, with the eval
+logits of those rounded weights); DenseNets also with torchvision's legacy
+key names (CASE_legacy.pt); the ViTs also with the MLP keys of torchvision
+< 0.13 (CASE_legacy.pt, which torchvision loads to the same model); RegNets
+also torchvision's BlockParams for every RegNet builder's settings, 400
+random ones and 270 probes of its float32 arithmetic (regnet_params.pt).
+Eval is in float32, training in float64 (see write_reference). Then runs the
+C++ side, which compares wick's model with these and writes a freshly
+initialised wick model's state_dict with its eval logits (CASE_wick.pt,
+CASE_wick_io.pt); these are loaded strictly into torchvision here and must
+give the same logits. Dropout is built with p=0 (and EfficientNet's and
+ConvNeXt's StochasticDepth too) so training is deterministic.
 """
+import collections
+import dataclasses
 import itertools
 import os
 import random
@@ -37,28 +42,44 @@ import torchvision.models.regnet as tv_regnet
 TOL = 1e-4
 NUM_CLASSES = 10
 
-# name -> (builder kwargs, batch)
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """torchvision's `builder` (the case's own name when None) with `kwargs`
+    (num_classes aside), run on a batch of `batch` images of size x size."""
+    kwargs: dict = dataclasses.field(default_factory=dict)
+    batch: int = 2
+    size: int = 64
+    builder: str = None
+
+
 MODELS = {
-    'resnet18': ({}, 2),
-    'resnet34': ({}, 2),
-    'resnet50': ({'zero_init_residual': True}, 2),
-    'resnet101': ({}, 1),
-    'resnet152': ({}, 1),
-    'resnext50_32x4d': ({}, 2),
-    'wide_resnet50_2': ({'replace_stride_with_dilation': [False, True, True]}, 1),
-    'vgg11': ({'dropout': 0.0}, 2),
-    'vgg16': ({'dropout': 0.0}, 1),
-    'vgg16_bn': ({'dropout': 0.0}, 2),
-    'alexnet': ({'dropout': 0.0}, 2),
-    'densenet121': ({'drop_rate': 0}, 2),
-    'squeezenet1_0': ({'dropout': 0.0}, 2),
-    'squeezenet1_1': ({'dropout': 0.0}, 2),
-    'shufflenet_v2_x1_0': ({}, 2),
-    'regnet_y_400mf': ({}, 2),
-    'mobilenet_v2': ({'dropout': 0.0}, 2),
-    'mobilenet_v3_small': ({'dropout': 0.0}, 2),
-    'mobilenet_v3_large': ({'dropout': 0.0}, 2),
-    'efficientnet_b0': ({'dropout': 0.0, 'stochastic_depth_prob': 0.0}, 2),
+    'resnet18': Case(),
+    'resnet34': Case(),
+    'resnet50': Case({'zero_init_residual': True}),
+    'resnet101': Case(batch=1),
+    'resnet152': Case(batch=1),
+    'resnext50_32x4d': Case(),
+    'wide_resnet50_2': Case({'replace_stride_with_dilation': [False, True, True]}, batch=1),
+    'vgg11': Case({'dropout': 0.0}),
+    'vgg16': Case({'dropout': 0.0}, batch=1),
+    'vgg16_bn': Case({'dropout': 0.0}),
+    'alexnet': Case({'dropout': 0.0}),
+    'convnext_tiny': Case({'stochastic_depth_prob': 0.0}),
+    # ViT-B/16 on its real 14x14 patch grid, and on a 4x4 one (64x64 input)
+    # to keep the suite fast: the same 86M parameters, 17 tokens instead of 197.
+    'vit_b_16': Case({'dropout': 0.0, 'attention_dropout': 0.0}, batch=1, size=224),
+    'vit_b_16_64px': Case({'image_size': 64, 'dropout': 0.0, 'attention_dropout': 0.0},
+                          builder='vit_b_16'),
+    'densenet121': Case({'drop_rate': 0}),
+    'squeezenet1_0': Case({'dropout': 0.0}),
+    'squeezenet1_1': Case({'dropout': 0.0}),
+    'shufflenet_v2_x1_0': Case(),
+    'regnet_y_400mf': Case(),
+    'mobilenet_v2': Case({'dropout': 0.0}),
+    'mobilenet_v3_small': Case({'dropout': 0.0}),
+    'mobilenet_v3_large': Case({'dropout': 0.0}),
+    'efficientnet_b0': Case({'dropout': 0.0, 'stochastic_depth_prob': 0.0}),
 }
 
 # torchvision's published DenseNet weights spell a dense layer's children
@@ -69,23 +90,28 @@ DENSENET_NBT = re.compile(r'^.*denselayer\d+\.norm[12]\.num_batches_tracked$')
 
 
 def build(name):
-    kwargs, _ = MODELS[name]
-    if name.startswith('efficientnet_'):
+    case = MODELS[name]
+    builder = getattr(tvm, case.builder or name)
+    kwargs = dict(case.kwargs)
+    if (case.builder or name).startswith('efficientnet_'):
         # torchvision's efficientnet builders fix the dropout (passing one is
         # a TypeError); build with theirs and set it afterwards.
-        kwargs = dict(kwargs)
         dropout = kwargs.pop('dropout')
-        model = getattr(tvm, name)(num_classes=NUM_CLASSES, **kwargs)
+        model = builder(num_classes=NUM_CLASSES, **kwargs)
         for m in model.modules():
             if isinstance(m, nn.Dropout):
                 m.p = dropout
         return model
-    return getattr(tvm, name)(num_classes=NUM_CLASSES, **kwargs)
+    return builder(num_classes=NUM_CLASSES, **kwargs)
 
 
-def randomize_batchnorm(model):
-    """Statistics and affine weights away from their defaults, so that eval
-    and train differ and every buffer is exercised."""
+def randomize(model):
+    """Random values where torchvision starts at a constant, so that eval and
+    train differ, every buffer is exercised and no path is silenced:
+    BatchNorm statistics and affine weights, LayerNorm affine weights,
+    ConvNeXt's layer_scale (1e-6 would hide its blocks), ViT's class token and
+    its head (zeros, which would make every other gradient zero), and zero
+    biases."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -94,6 +120,12 @@ def randomize_batchnorm(model):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 1.5)
                 m.num_batches_tracked.fill_(3)
+            elif isinstance(m, nn.LayerNorm):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+        for name, p in model.named_parameters():
+            if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
+                p.normal_(0, 0.2 if name.endswith('layer_scale') else 0.05)
 
 
 def close(actual, expected):
@@ -104,10 +136,13 @@ def close(actual, expected):
 def write_reference(name, out):
     torch.manual_seed(0)
     model = build(name)
-    randomize_batchnorm(model)
+    randomize(model)
     sd = {k: v.clone() for k, v in model.state_dict().items()}
     torch.save(model.state_dict(), os.path.join(out, name + '_sd.pt'))
-    x = torch.randn(MODELS[name][1], 3, 64, 64)
+    case = MODELS[name]
+    if (case.builder or name).startswith('vit_'):
+        write_legacy(name, out, sd, model.state_dict()._metadata)
+    x = torch.randn(case.batch, 3, case.size, case.size)
     target = torch.randint(0, NUM_CLASSES, (x.shape[0],))
     model.eval()
     with torch.no_grad():
@@ -231,6 +266,27 @@ def write_regnet_params(out):
             expected = None
         cases.append({'args': args, 'expected': expected})
     torch.save(cases, os.path.join(out, 'regnet_params.pt'))
+
+
+def write_legacy(name, out, sd, metadata):
+    """The state_dict as torchvision < 0.13 wrote it: each MLPBlock's Linears
+    named linear_1 and linear_2, its version 1. torchvision 0.14 itself must
+    load it to the same weights."""
+    legacy = collections.OrderedDict()
+    for k, v in sd.items():
+        for i, old in ((0, 'linear_1'), (3, 'linear_2')):
+            k = re.sub(rf'(\.mlp)\.{i}\.', rf'\1.{old}.', k)
+        legacy[k] = v
+    legacy._metadata = {k: dict(v) for k, v in metadata.items()}
+    for prefix, meta in legacy._metadata.items():
+        if prefix.endswith('.mlp'):
+            meta['version'] = 1
+    assert any('.mlp.linear_1.' in k for k in legacy), name + ': nothing renamed'
+    check = build(name)
+    check.load_state_dict(legacy, strict=True)
+    for k, v in check.state_dict().items():
+        assert torch.equal(v, sd[k]), name + ': torchvision loads the legacy keys differently'
+    torch.save(legacy, os.path.join(out, name + '_legacy.pt'))
 
 
 def check_wick(name, out):

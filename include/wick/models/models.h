@@ -4,8 +4,10 @@
 #pragma once
 
 #include "wick/models/blocks.h"
+#include "wick/models/convnext.h"
 #include "wick/models/densenet.h"
 #include "wick/models/efficientnet.h"
+#include "wick/models/misc.h"
 #include "wick/models/mobilenetv2.h"
 #include "wick/models/mobilenetv3.h"
 #include "wick/models/regnet.h"
@@ -14,3 +16,4 @@
 #include "wick/models/shufflenetv2.h"
 #include "wick/models/squeezenet.h"
 #include "wick/models/vgg.h"
+#include "wick/models/vision_transformer.h"

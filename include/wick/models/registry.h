@@ -23,9 +23,11 @@ namespace wick::models {
 /// The arguments every classification builder shares.
 struct CreateOptions {
   int64_t num_classes = 1000;
-  /// The model's dropout probability, where it has one (unset: the builder's
-  /// default): the classifier's (VGG, AlexNet, SqueezeNet) or, for DenseNet,
-  /// drop_rate after every dense layer. Models without dropout ignore it.
+  /// The builder's `dropout` argument, where it has one (unset: the
+  /// builder's default): the classifier's dropout (VGG, AlexNet, SqueezeNet,
+  /// MobileNet, EfficientNet), every dropout of the encoder (ViT) or, for
+  /// DenseNet, drop_rate after every dense layer. Models without one (ResNet,
+  /// ConvNeXt, ShuffleNet, RegNet) ignore it.
   std::optional<double> dropout = std::nullopt;
 };
 
