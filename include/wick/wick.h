@@ -77,6 +77,7 @@
 #include "wick/data/dataloader.h"
 #include "wick/data/dataset.h"
 #include "wick/data/idx.h"
+#include "wick/data/image.h"
 #include "wick/data/mnist.h"
 #include "wick/data/transforms.h"
 #include "wick/models/models.h"
