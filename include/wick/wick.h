@@ -80,6 +80,7 @@
 #include "wick/data/image.h"
 #include "wick/data/mnist.h"
 #include "wick/data/transforms.h"
+#include "wick/models/imagenet.h"
 #include "wick/models/models.h"
 #include "wick/models/resnet.h"
 #include "wick/models/vgg.h"

@@ -3,6 +3,7 @@
 // torchvision checkpoints, and the other way round).
 #pragma once
 
+#include "wick/models/imagenet.h"
 #include "wick/models/registry.h"
 #include "wick/models/resnet.h"
 #include "wick/models/vgg.h"
