@@ -82,5 +82,6 @@
 #include "wick/data/transforms.h"
 #include "wick/models/imagenet.h"
 #include "wick/models/models.h"
+#include "wick/models/registry.h"
 #include "wick/models/resnet.h"
 #include "wick/models/vgg.h"
