@@ -71,9 +71,9 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(WICK_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
-# What linking libwick.a needs besides itself: threads, zlib and dlopen
-# (OpenBLAS is opened at run time, not linked).
-set(_wick_private_libs -pthread -lz -lm -ldl)
+# What linking libwick.a needs besides itself: threads, zlib, libjpeg, libpng
+# and dlopen (OpenBLAS is opened at run time, not linked).
+set(_wick_private_libs -pthread -ljpeg -lpng -lz -lm -ldl)
 string(JOIN " " WICK_PC_LIBS_PRIVATE ${_wick_private_libs})
 configure_file(${CMAKE_CURRENT_LIST_DIR}/wick.pc.in ${WICK_PACKAGE_BUILD_DIR}/wick.pc @ONLY)
 install(FILES ${WICK_PACKAGE_BUILD_DIR}/wick.pc

@@ -60,7 +60,10 @@ function(wick_layer_include_tree layer)
 endfunction()
 
 find_package(Threads REQUIRED)
-set(WICK_PRIVATE_LIBS Threads::Threads ZLIB::ZLIB ${CMAKE_DL_LIBS})
+# Image decoding in the data layer (src/data/image.cpp): libjpeg-turbo and libpng.
+find_package(JPEG REQUIRED)
+find_package(PNG REQUIRED)
+set(WICK_PRIVATE_LIBS Threads::Threads ZLIB::ZLIB JPEG::JPEG PNG::PNG ${CMAKE_DL_LIBS})
 set(WICK_ALL_OBJECTS)
 
 foreach(layer IN LISTS WICK_LAYERS)
@@ -78,6 +81,9 @@ foreach(layer IN LISTS WICK_LAYERS)
   endforeach()
   target_link_libraries(${target} PRIVATE Threads::Threads ZLIB::ZLIB
                                           nlohmann_json::nlohmann_json)
+  if(layer STREQUAL "data")
+    target_link_libraries(${target} PRIVATE JPEG::JPEG PNG::PNG)
+  endif()
   # `#pragma omp simd` needs no runtime; threads are wick's own pool.
   target_compile_options(${target} PRIVATE -fopenmp-simd)
   if(WICK_NATIVE)

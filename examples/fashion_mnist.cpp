@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "common/progress.h"
 #include "wick/data/dataloader.h"
 #include "wick/data/dataset.h"
 #include "wick/data/mnist.h"
@@ -86,62 +87,6 @@ struct Options {
 // Fashion-MNIST's pixel mean and standard deviation (of x / 255, training
 // set); continue_in_pytorch.py normalises with the same numbers.
 const std::vector<double> kMean = {0.2860}, kStd = {0.3530};
-
-static std::string format_seconds(double s) {
-  char buf[32];
-  int64_t t = int64_t(std::lround(s));
-  if (t >= 60)
-    std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(t / 60), (long long)(t % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%llds", (long long)t);
-  return buf;
-}
-
-// One epoch's progress on stderr: a bar redrawn in place on a terminal, a line
-// per tenth of the epoch otherwise (logs and pipes would fill up with bars).
-class Progress {
- public:
-  Progress(int64_t epoch, int64_t epochs, int64_t total_images)
-      : epoch_(epoch), epochs_(epochs), total_(total_images), tty_(isatty(STDERR_FILENO)) {}
-
-  void update(int64_t images, double mean_loss, bool done) {
-    auto now = Clock::now();
-    double elapsed = std::chrono::duration<double>(now - start_).count();
-    if (tty_) {
-      if (!done && now - last_ < std::chrono::milliseconds(100)) return;
-    } else {
-      int64_t tenth = images * 10 / std::max<int64_t>(total_, 1);
-      if (!done && tenth <= printed_tenth_) return;
-      printed_tenth_ = tenth;
-    }
-    last_ = now;
-    double rate = elapsed > 0 ? double(images) / elapsed : 0;
-    double eta = rate > 0 ? double(total_ - images) / rate : 0;
-    int percent = int(images * 100 / std::max<int64_t>(total_, 1));
-    char text[160];
-    std::snprintf(text, sizeof text, "%lld/%lld loss %.4f  %.0f img/s  %s %s", (long long)images,
-                  (long long)total_, mean_loss, rate, done ? "took" : "ETA",
-                  format_seconds(done ? elapsed : eta).c_str());
-    if (tty_) {
-      constexpr int width = 30;
-      int filled = int(images * width / std::max<int64_t>(total_, 1));
-      std::string bar(size_t(filled), '#');
-      bar.resize(width, '.');
-      std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %3d%% %s%s", (long long)epoch_ + 1,
-                   (long long)epochs_, bar.c_str(), percent, text, done ? "\n" : "");
-    } else {
-      std::fprintf(stderr, "epoch %lld/%lld %3d%% %s\n", (long long)epoch_ + 1, (long long)epochs_,
-                   percent, text);
-    }
-    std::fflush(stderr);
-  }
-
- private:
-  int64_t epoch_, epochs_, total_;
-  bool tty_;
-  int64_t printed_tenth_ = 0;
-  Clock::time_point start_ = Clock::now(), last_ = {};
-};
 
 // Top-1 accuracy in percent over every batch of `loader`.
 static double evaluate(Net& model, data::DataLoader& loader) {
@@ -304,7 +249,7 @@ static int run(const Options& o) {
   for (int64_t epoch = start_epoch; epoch < o.epochs; ++epoch) {
     auto epoch_start = Clock::now();
     train_loader.set_epoch(epoch);
-    Progress progress(epoch, o.epochs, n_train);
+    examples::Progress progress(epoch, o.epochs, n_train);
     double loss_sum = 0;
     int64_t step = 0, seen = 0;
     for (data::Batch& batch : train_loader) {

@@ -13,6 +13,8 @@ namespace wick::nn::init {
 
 namespace {
 
+thread_local bool skip_init = false;
+
 void check_defined(const Tensor& t, const char* op) {
   WICK_CHECK(t.defined(), "nn::init::", op, ": the tensor is undefined");
 }
@@ -94,12 +96,14 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& tensor) {
 
 const Tensor& uniform_(const Tensor& tensor, double a, double b, Generator* gen) {
   check_defined(tensor, "uniform_");
+  if (skip_init) return tensor;
   NoGradGuard no_grad;
   return wick::uniform_(tensor, a, b, gen);
 }
 
 const Tensor& normal_(const Tensor& tensor, double mean, double std, Generator* gen) {
   check_defined(tensor, "normal_");
+  if (skip_init) return tensor;
   NoGradGuard no_grad;
   return wick::normal_(tensor, mean, std, gen);
 }
@@ -134,6 +138,7 @@ const Tensor& trunc_normal_(const Tensor& tensor, double mean, double std, doubl
 
 const Tensor& constant_(const Tensor& tensor, Scalar val) {
   check_defined(tensor, "constant_");
+  if (skip_init) return tensor;
   NoGradGuard no_grad;
   return tensor.fill_(val);
 }
@@ -171,6 +176,16 @@ const Tensor& kaiming_normal_(const Tensor& tensor, double a, std::string_view m
   check_defined(tensor, "kaiming_normal_");
   if (tensor.numel() == 0) return tensor;
   return init::normal_(tensor, 0, kaiming_std(tensor, a, mode, nonlinearity), gen);
+}
+
+SkipInitGuard::SkipInitGuard() : previous_(skip_init) {
+  skip_init = true;
+}
+SkipInitGuard::~SkipInitGuard() {
+  skip_init = previous_;
+}
+bool SkipInitGuard::active() {
+  return skip_init;
 }
 
 }  // namespace wick::nn::init

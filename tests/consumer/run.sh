@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${WICK_BUILD_DIR:?}" "${WORK_DIR:?}" "${VERSION:?}" "${LIBDIR:=lib}" "${CXX:=c++}"
 : "${GENERATOR:=Ninja}"
-expected="wick $VERSION sum=10 grad_sum=10"
+expected="wick $VERSION sum=10 grad_sum=10 png=3x1x2 red=255"
 
 flags=()
 # shellcheck disable=SC2054  # the commas belong to -fsanitize

@@ -1,6 +1,12 @@
 // Batch transforms: per-batch, vectorised preprocessing applied by a DataLoader
 // on its background thread (torchvision.transforms' ToTensor and Normalize,
-// on whole batches).
+// on whole batches), and the image transforms of torchvision's classification
+// preprocessing (Resize, CenterCrop) on [..., H, W] tensors:
+//
+//   Tensor img = wick::data::read_image("cat.jpg");            // uint8 [3, H, W]
+//   img = wick::data::center_crop(wick::data::resize(img, 256), 224, 224);
+//   Tensor x = wick::data::normalize(wick::data::to_float(img.unsqueeze(0)),
+//                                    {0.485, 0.456, 0.406}, {0.229, 0.224, 0.225});
 //
 //   namespace T = wick::data::transforms;
 //   wick::data::DataLoader loader(train, {.batch_size = 64, .shuffle = true,
@@ -35,6 +41,39 @@ Tensor to_float(const Tensor& images);
 Tensor normalize(const Tensor& images, const std::vector<double>& mean,
                  const std::vector<double>& stddev);
 
+/// How resize computes a pixel from its neighbours.
+enum class Interpolation {
+  Bilinear,  ///< triangle filter (torchvision's InterpolationMode.BILINEAR)
+  Bicubic,   ///< Keys' cubic filter with a = -0.5 (InterpolationMode.BICUBIC)
+};
+
+/// Resizes the last two dims of an [..., H, W] image or batch to [height,
+/// width] with antialiasing: when shrinking, the filter widens to cover every
+/// input pixel (as PIL does), when enlarging it is plain interpolation with
+/// align_corners=False. Equals torchvision 0.14's F.resize(img, [height,
+/// width], interpolation, antialias=True) on tensors: uint8 images are resized
+/// in float32 and rounded back (half to even) to uint8, clamped to [0, 255];
+/// float32 and float64 images stay in their dtype. The image itself is
+/// returned when the size does not change (as torchvision does); otherwise a
+/// new contiguous tensor. docs/images.md has the formulas. Throws ShapeError
+/// for fewer than 2 dims or a size < 1, DTypeError for other dtypes.
+Tensor resize(const Tensor& image, int64_t height, int64_t width,
+              Interpolation interpolation = Interpolation::Bilinear);
+
+/// Resizes so that the shorter side becomes `size`, keeping the aspect ratio:
+/// the longer side becomes floor(size * long / short) (torchvision's
+/// F.resize(img, size) with an int).
+Tensor resize(const Tensor& image, int64_t size,
+              Interpolation interpolation = Interpolation::Bilinear);
+
+/// The [height, width] window at the centre of an [..., H, W] image; its top
+/// is round((H - height) / 2) with halves to even, as torchvision's
+/// F.center_crop. A view when the image is large enough; when a side is
+/// smaller than the crop, a new tensor in which the image is padded with
+/// zeros, (crop - side) / 2 (rounded down) before it, the rest after.
+/// Throws ShapeError for fewer than 2 dims or a size < 1.
+Tensor center_crop(const Tensor& image, int64_t height, int64_t width);
+
 namespace transforms {
 
 /// Applies `f` to the batch's input.
@@ -45,6 +84,11 @@ Transform map_target(std::function<Tensor(const Tensor&)> f);
 Transform to_float();
 /// wick::data::normalize(input, mean, stddev). Arguments are checked here.
 Transform normalize(std::vector<double> mean, std::vector<double> stddev);
+/// wick::data::resize(input, height, width, interpolation) on a batch [N, C, H, W].
+Transform resize(int64_t height, int64_t width,
+                 Interpolation interpolation = Interpolation::Bilinear);
+/// wick::data::center_crop(input, height, width) on a batch.
+Transform center_crop(int64_t height, int64_t width);
 /// Applies the transforms in order (torchvision's Compose).
 Transform compose(std::vector<Transform> transforms);
 

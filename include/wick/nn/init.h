@@ -14,6 +14,11 @@
 //
 // Nonlinearity and fan-mode names are PyTorch's strings; an unknown one
 // throws wick::Error.
+//
+// SkipInitGuard turns every initialiser into a no-op on this thread, for
+// building a model only to look at its state_dict's keys and shapes, or one
+// whose every parameter and buffer is loaded right after (PyTorch's
+// skip_init and meta-device construction serve the same purpose).
 #pragma once
 
 #include <optional>
@@ -83,5 +88,21 @@ const Tensor& kaiming_uniform_(const Tensor& tensor, double a = 0, std::string_v
 const Tensor& kaiming_normal_(const Tensor& tensor, double a = 0, std::string_view mode = "fan_in",
                               std::string_view nonlinearity = "leaky_relu",
                               Generator* gen = nullptr);
+
+/// While alive, the initialisers above (on this thread) check their arguments
+/// and return the tensor untouched, so its memory stays as allocated
+/// (uninitialised: large allocations are not even paged in). Nests.
+class SkipInitGuard {
+ public:
+  SkipInitGuard();
+  ~SkipInitGuard();
+  SkipInitGuard(const SkipInitGuard&) = delete;
+  SkipInitGuard& operator=(const SkipInitGuard&) = delete;
+  /// True while a guard is alive on this thread.
+  static bool active();
+
+ private:
+  bool previous_;
+};
 
 }  // namespace wick::nn::init
