@@ -4,7 +4,7 @@
 
 #include "wick/autograd/grad_mode.h"
 #include "wick/core/error.h"
-#include "wick/models/misc.h"
+#include "wick/models/blocks.h"
 #include "wick/nn/activation.h"
 #include "wick/nn/conv.h"
 #include "wick/nn/functional.h"
@@ -44,8 +44,17 @@ nn::Sequential convnext_features(const std::vector<CNBlockConfig>& settings,
                                  const ConvNeXtOptions& options) {
   nn::Sequential features;
   const int64_t stem = settings.front().input_channels;
-  features.push_back(Conv2dNormActivation(nn::Conv2d(3, stem, 4, {.stride = 4}),
-                                          LayerNorm2d(stem, {.eps = kEps})));
+  features.push_back(Conv2dNormActivation(3, stem,
+                                          {.kernel_size = 4,
+                                           .stride = 4,
+                                           .padding = 0,
+                                           .norm_layer =
+                                               [](int64_t c) {
+                                                 return std::make_shared<LayerNorm2d>(
+                                                     c, nn::LayerNormOptions{.eps = kEps});
+                                               },
+                                           .activation_layer = {},
+                                           .bias = true}));
   int64_t total_blocks = 0;
   for (const CNBlockConfig& c : settings) total_blocks += c.num_layers;
   int64_t block_id = 0;

@@ -98,25 +98,6 @@ TEST(NnContainer, PushBackAndTypedAccess) {
   EXPECT_EQ(nn::module_cast<AddOne>(seq[1]).name(), "AddOne");
 }
 
-TEST(NnContainer, SequentialWithNamedChildren) {
-  // PyTorch's Sequential(OrderedDict(...)): named children, still run in order.
-  nn::Sequential seq;
-  Scale& first = seq.push_back("first", Scale(2));
-  seq.push_back("add", std::make_shared<AddOne>());
-  seq.push_back(Scale(3));  // positional names count every child: "2"
-  EXPECT_EQ(names(seq.named_children()), (std::vector<std::string>{"first", "add", "2"}));
-  EXPECT_EQ(&seq.at<Scale>(0), &first);
-  EXPECT_EQ(&seq.get_submodule("first"), &first);
-  EXPECT_EQ(seq(tensor<float>({1, 2})).to_vector<float>(), (std::vector<float>{9, 15}));
-  EXPECT_EQ(seq.state_dict().keys(), (std::vector<std::string>{"first.factor", "2.factor"}));
-  EXPECT_EQ(seq.repr(),
-            "Sequential(\n  (first): Scale(factor=tensor([2.], requires_grad=True))\n"
-            "  (add): AddOne()\n  (2): Scale(factor=tensor([3.], requires_grad=True))\n)");
-  EXPECT_THROW(seq.push_back("first", AddOne()), Error);
-  EXPECT_THROW(seq.push_back("a.b", AddOne()), Error);
-  EXPECT_EQ(seq.size(), 3u);
-}
-
 TEST(NnContainer, NestedContainersGiveDottedKeysAndIndentedRepr) {
   struct Net : nn::Module {
     nn::Sequential& features = register_module("features", nn::Sequential(Scale(1), Pair()));

@@ -3,6 +3,7 @@
 //
 //   Conv2dNormActivation   a Sequential of Conv2d, a norm layer, an activation
 //   SqueezeExcitation      avgpool, fc1, activation, fc2, scale_activation
+//   Permute                input.permute(dims) (ConvNeXt's channels-last switch)
 //   make_divisible         torchvision's _make_divisible (channel rounding)
 //
 // torchvision passes the layers a block builds as classes or
@@ -25,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "wick/core/tensor.h"
 #include "wick/nn/activation.h"
@@ -127,6 +129,15 @@ class SqueezeExcitation : public nn::Module {
   nn::Conv2d& fc2;
   nn::Module& activation;
   nn::Module& scale_activation;
+};
+
+/// torchvision.ops.Permute: input.permute(dims), a view.
+class Permute : public nn::Module {
+ public:
+  explicit Permute(Shape dims_) : dims(std::move(dims_)) {}
+  Tensor forward(const Tensor& input) override { return input.permute(dims); }
+
+  Shape dims;
 };
 
 }  // namespace wick::models

@@ -8,7 +8,6 @@
 #include "wick/models/densenet.h"
 #include "wick/models/efficientnet.h"
 #include "wick/models/imagenet.h"
-#include "wick/models/misc.h"
 #include "wick/models/mobilenetv2.h"
 #include "wick/models/mobilenetv3.h"
 #include "wick/models/regnet.h"
