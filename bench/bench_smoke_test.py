@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`wick bench seed-net` and `wick bench io` run and print one JSON object
+"""`wick bench seed-net`, `wick bench model` and `wick bench io` run and print one JSON object
 with their keys (a smoke test for the cli_bench ctest; nothing is timed).
 
     bench_smoke_test.py WICK WORKDIR
@@ -48,6 +48,19 @@ def main(wick, work):
         sys.exit(f"FAIL: seed-net reports batch {net['batch']}, steps {net['steps']}; want 2, 2")
     if not math.isfinite(net["last_loss"]):
         sys.exit(f"FAIL: seed-net's loss is {net['last_loss']}")
+
+    model = run_json([wick, "bench", "model", "--arch", "mobilenet_v3_small", "--size", "32",
+                      "--batch", "2", "--steps", "1", "--warmup", "0", "--train"])
+    check_keys(model, ["infer_us", "train_step_us", "images_per_s", "batch", "size"], "model")
+    if (model["arch"], model["batch"], model["size"]) != ("mobilenet_v3_small", 2, 32):
+        sys.exit(f"FAIL: model reports {model}; want mobilenet_v3_small, batch 2, size 32")
+    if not math.isfinite(model["last_loss"]):
+        sys.exit(f"FAIL: model's loss is {model['last_loss']}")
+    bad = subprocess.run([wick, "bench", "model", "--arch", "resnet5"], capture_output=True,
+                         text=True)
+    if bad.returncode != 2 or "resnet50" not in bad.stderr:
+        sys.exit(f"FAIL: --arch resnet5 exited {bad.returncode} with {bad.stderr!r}; want 2 "
+                 "and a suggestion")
 
     io = run_json([wick, "bench", "io", "--mib", "8", "--rounds", "1", "--dir", work])
     check_keys(io, IO_KEYS, "io")

@@ -4,6 +4,7 @@ and prints a Markdown table of every figure and the ratios.
     /usr/bin/python3 bench/compare_pytorch.py --bin build/bin            # everything
     /usr/bin/python3 bench/compare_pytorch.py --bin build/bin --quick    # ~2 minutes
     /usr/bin/python3 bench/compare_pytorch.py --rows seed-net --threads 1,2 --rounds 5
+    /usr/bin/python3 bench/compare_pytorch.py --rows models --threads 2 --rounds 3
 
 Rows, each at every thread count of --threads (io and mapped open
 use the machine's default):
@@ -22,6 +23,13 @@ use the machine's default):
   sgemm     1024^3 through wick::matmul (bench_kernels) vs cblas_sgemm called
             directly (bench/sgemm_openblas).
   kernels   the conv2d and sgemm kernel rows of bench_kernels vs PyTorch.
+  models    torchvision's resnet18, resnet50, mobilenet_v3_small,
+            efficientnet_b0 and vit_b_16 (--models) at 224x224: inference at
+            batch 1 and 8 and a training step (SGD-momentum) at batch 8:
+            `wick bench model` vs torchvision 0.14 from Python vs
+            bench/libtorch_model running the same models traced to
+            TorchScript (one trace in eval mode, one in train mode). Random
+            weights, 1000 classes, default dropout. Measured, no targets yet.
 
 Runs alternate between wick and its peers round by round (--rounds); each
 figure is the median over rounds. PyTorch runs in one worker process per
@@ -48,6 +56,11 @@ SEED_BATCHES = [1, 4, 64]  # training rows use 4 and 64, inference rows 1 and 64
 IO_MIB = 256
 IO_REPEATS = 3  # saves and loads per side and round; the median counts
 BIG_MIB = 2048
+MODEL_ARCHS = "resnet18,resnet50,mobilenet_v3_small,efficientnet_b0,vit_b_16"
+MODEL_SIZE = 224
+# (batch, whether a training step is timed too): inference rows at 1 and 8,
+# the training row at 8
+MODEL_RUNS = [(1, False), (8, True)]
 
 # ---- the PyTorch worker: one process per thread count, commands on stdin ----
 WORKER = r'''
@@ -94,6 +107,62 @@ def seed_net(batch, steps, warmup):
             "output_sum": out.sum().item()}
 
 
+def build_model(arch):
+    import torchvision
+    torch.manual_seed(0)
+    return getattr(torchvision.models, arch)()
+
+
+def model_bench(arch, batch, size, train, steps, warmup):
+    net = build_model(arch)
+    images = torch.randn(batch, 3, size, size)
+    labels = torch.randint(0, 1000, (batch,))
+    r = {}
+    net.eval()
+    with torch.no_grad():
+        for _ in range(warmup):
+            net(images)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            out = net(images)
+        r["infer_us"] = (time.perf_counter() - t0) / steps * 1e6
+        r["output_sum"] = out.sum().item()
+    if train:
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+        def train_step():
+            opt.zero_grad()
+            loss = F.cross_entropy(net(images), labels)
+            loss.backward()
+            opt.step()
+            return loss
+
+        net.train()
+        for _ in range(warmup):
+            train_step()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            loss = train_step()
+        r["train_step_us"] = (time.perf_counter() - t0) / steps * 1e6
+        r["last_loss"] = loss.item()
+    return r
+
+
+def trace_model(arch, size, eval_path, train_path):
+    """TorchScript files of the model for bench/libtorch_model: a trace fixes
+    BatchNorm's and Dropout's mode, so one in each."""
+    import warnings
+    net = build_model(arch)
+    example = torch.randn(2, 3, size, size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings about torchvision's shape checks
+        net.eval()
+        torch.jit.trace(net, example, check_trace=False).save(eval_path)
+        net.train()
+        torch.jit.trace(net, example, check_trace=False).save(train_path)
+    return {}
+
+
 LOAD = (
     "import sys,time,torch\n"
     "def status(key):\n"
@@ -108,6 +177,11 @@ for line in sys.stdin:
     cmd = json.loads(line)
     if cmd["op"] == "seed-net":
         r = seed_net(cmd["batch"], cmd["steps"], cmd["warmup"])
+    elif cmd["op"] == "model":
+        r = model_bench(cmd["arch"], cmd["batch"], cmd["size"], cmd["train"], cmd["steps"],
+                        cmd["warmup"])
+    elif cmd["op"] == "trace":
+        r = trace_model(cmd["arch"], cmd["size"], cmd["eval"], cmd["train"])
     elif cmd["op"] == "save":
         # The tensors `wick bench io` saves, from its --save-reference file.
         sd = sds.setdefault(cmd["ref"], torch.load(cmd["ref"]))
@@ -311,7 +385,7 @@ def main():
                         help="where wick, bench_kernels, sgemm_openblas and libtorch_seed_net "
                              "are (default: build/bin)")
     parser.add_argument("--rows", default="seed-net,io,mmap,sgemm",
-                        help="comma-separated: seed-net, io, mmap, sgemm, kernels "
+                        help="comma-separated: seed-net, io, mmap, sgemm, kernels, models "
                              "(default: the rows with targets, seed-net,io,mmap,sgemm)")
     parser.add_argument("--threads", default="1,2",
                         help="comma-separated thread counts (default: 1,2)")
@@ -321,6 +395,12 @@ def main():
                         help="timed seed-net steps per run (default: 100)")
     parser.add_argument("--warmup", type=int, default=10,
                         help="untimed seed-net steps before timing (default: 10)")
+    parser.add_argument("--models", default=MODEL_ARCHS,
+                        help=f"models rows: torchvision builder names (default: {MODEL_ARCHS})")
+    parser.add_argument("--model-steps", type=int, default=5,
+                        help="models rows: timed steps per run (default: 5)")
+    parser.add_argument("--model-warmup", type=int, default=2,
+                        help="models rows: untimed steps before timing (default: 2)")
     parser.add_argument("--dir", default=None,
                         help="where io benchmarks write files (default: a temporary directory)")
     parser.add_argument("--quick", action="store_true",
@@ -332,8 +412,9 @@ def main():
     args, extra = parser.parse_known_args()
     if args.quick:
         args.rounds, args.steps, args.warmup = 3, 30, 5
+        args.model_steps, args.model_warmup = 2, 1
     rows_wanted = set(args.rows.split(","))
-    unknown = rows_wanted - {"seed-net", "io", "mmap", "sgemm", "kernels"}
+    unknown = rows_wanted - {"seed-net", "io", "mmap", "sgemm", "kernels", "models"}
     if unknown:
         sys.exit(f"compare_pytorch.py: unknown rows {sorted(unknown)}")
     threads_list = [int(t) for t in args.threads.split(",")]
@@ -350,6 +431,8 @@ def main():
     wick = exe("wick")
     libtorch = exe("libtorch_seed_net", required=False) if "seed-net" in rows_wanted else None
     libtorch_io = exe("libtorch_io", required=False) if "io" in rows_wanted else None
+    libtorch_model = exe("libtorch_model", required=False) if "models" in rows_wanted else None
+    archs = [a for a in args.models.split(",") if a] if "models" in rows_wanted else []
     openblas = exe("sgemm_openblas") if "sgemm" in rows_wanted else None
     kernels = None
     if rows_wanted & {"sgemm", "kernels"}:
@@ -373,6 +456,13 @@ def main():
         run_json_or_empty([wick, "bench", "io", "--mib", str(IO_MIB), "--save-reference", io_ref])
     # results[key][side] = list of figures over rounds
     res = {}
+    traces = {}  # arch -> (eval, train) TorchScript files for libtorch_model
+    if archs and libtorch_model:
+        for arch in archs:
+            traces[arch] = (os.path.join(io_dir, arch + "_eval.pt"),
+                            os.path.join(io_dir, arch + "_train.pt"))
+            workers[max(threads_list)].ask(op="trace", arch=arch, size=MODEL_SIZE,
+                                           eval=traces[arch][0], train=traces[arch][1])
 
     def add(key, side, value):
         res.setdefault(key, {}).setdefault(side, []).append(value)
@@ -400,6 +490,34 @@ def main():
                             continue
                         add(("train", b, t), side, r["train_step_us"] * 1e-6)
                         add(("infer", b, t), side, r["infer_us"] * 1e-6)
+        if archs:
+            model_steps = ["--steps", str(args.model_steps), "--warmup", str(args.model_warmup)]
+            for t in threads_list:
+                for arch in archs:
+                    for b, train in MODEL_RUNS:
+                        sides = ["wick", "pytorch", "libtorch"]
+                        sides = sides[rnd % 3:] + sides[:rnd % 3]
+                        for side in sides:
+                            if side == "wick":
+                                r = run_json([wick, "bench", "model", "--arch", arch, "--batch",
+                                              str(b), "--size", str(MODEL_SIZE), "--threads",
+                                              str(t)] + model_steps + (["--train"] if train
+                                                                       else []), t)
+                            elif side == "pytorch":
+                                r = workers[t].ask(op="model", arch=arch, batch=b,
+                                                   size=MODEL_SIZE, train=train,
+                                                   steps=args.model_steps,
+                                                   warmup=args.model_warmup)
+                            elif libtorch_model:
+                                r = run_json([libtorch_model, "--eval", traces[arch][0]]
+                                             + (["--train", traces[arch][1]] if train else [])
+                                             + ["--batch", str(b), "--size", str(MODEL_SIZE),
+                                                "--threads", str(t)] + model_steps, t)
+                            else:
+                                continue
+                            add(("model-infer", arch, b, t), side, r["infer_us"] * 1e-6)
+                            if train:
+                                add(("model-train", arch, b, t), side, r["train_step_us"] * 1e-6)
         if "io" in rows_wanted:
             def io_wick():
                 w = run_json([wick, "bench", "io", "--mib", str(IO_MIB), "--rounds",
@@ -470,13 +588,20 @@ def main():
         w.close()
     if os.path.exists(io_ref):
         os.remove(io_ref)
+    for paths in traces.values():
+        for path in paths:
+            os.remove(path)
     if not args.dir:
         os.rmdir(io_dir)
 
     print(machine())
+    peers = [p for p, built in [("bench/libtorch_seed_net", libtorch),
+                                ("bench/libtorch_io", libtorch_io),
+                                ("bench/libtorch_model", libtorch_model)] if built]
     print(f"PyTorch {torch.__version__} (Python) and libtorch "
-          f"{'(bench/libtorch_seed_net)' if libtorch else '(not built)'}; "
+          f"({', '.join(peers) if peers else 'not built'}); "
           f"{args.rounds} rounds, medians; seed-net {args.steps} steps after {args.warmup} "
+          f"warm-up; models {args.model_steps} steps after {args.model_warmup} "
           f"warm-up; {os.cpu_count()} cores; 1-minute load average before/after: "
           f"{load_before:.2f}/{os.getloadavg()[0]:.2f}\n")
     print("| work | threads | wick | PyTorch | libtorch | wick/PyTorch | wick/libtorch "
@@ -496,6 +621,15 @@ def main():
                          else f"seed Net inference, batch {batch}")
                 print(f"| {label} | {t} | {t_or_dash(w)} | {t_or_dash(p)} | {t_or_dash(l)} "
                       f"| {ratio(w, p, target)} | {ratio(w, l, target)} | ≥ {target}× |")
+    for arch in archs:
+        for kind, b in [("model-infer", 1), ("model-infer", 8), ("model-train", 8)]:
+            for t in threads_list:
+                key = (kind, arch, b, t)
+                w, p, l = m(key, "wick"), m(key, "pytorch"), m(key, "libtorch")
+                label = (f"{arch} {'inference' if kind == 'model-infer' else 'training step'}, "
+                         f"batch {b}, {MODEL_SIZE}×{MODEL_SIZE}")
+                print(f"| {label} | {t} | {t_or_dash(w)} | {t_or_dash(p)} | {t_or_dash(l)} "
+                      f"| {ratio(w, p)} | {ratio(w, l)} | — |")
     if "io" in rows_wanted:
         def rate(seconds):
             return f"{t_or_dash(seconds)} ({IO_MIB / seconds:.0f} MiB/s)" if seconds else "—"

@@ -1,6 +1,7 @@
-// wick bench seed-net | io: how fast wick trains and runs the recipe's
-// network, and how fast it writes and reads checkpoints. Each prints one JSON
-// object; bench/compare_pytorch.py runs them next to PyTorch and libtorch.
+// wick bench seed-net | model | io: how fast wick trains and runs the
+// recipe's network and torchvision's models, and how fast it writes and reads
+// checkpoints. Each prints one JSON object; bench/compare_pytorch.py runs them
+// next to PyTorch and libtorch.
 //
 // Figures are wall-clock. The work is what a PyTorch user's loop does: every
 // training step computes the loss, all gradients and the SGD-momentum update.
@@ -102,6 +103,75 @@ int run_seed_net(const SeedNetOptions& o) {
   // Printed so that no step's result is dead: the last loss and output.
   j["last_loss"] = loss.item<double>();
   j["output_sum"] = checksum;
+  std::cout << j.dump() << "\n";
+  return kExitOk;
+}
+
+// ---- model -------------------------------------------------------------------
+
+struct ModelOptions {
+  std::string arch = "resnet18";
+  int64_t batch = 1;
+  int64_t size = 224;
+  int threads = 0;  // 0: leave wick's default
+  int64_t steps = 10;
+  int64_t warmup = 2;
+  bool train = false;
+};
+
+int run_model(const ModelOptions& o) {
+  if (o.batch < 1) throw UsageError("bench model", "--batch must be at least 1");
+  if (o.size < 1) throw UsageError("bench model", "--size must be at least 1");
+  if (o.steps < 1) throw UsageError("bench model", "--steps must be at least 1");
+  if (o.warmup < 0) throw UsageError("bench model", "--warmup must not be negative");
+  if (o.threads < 0)
+    throw UsageError("bench model", "--threads must not be negative (0: wick's default)");
+  if (o.threads > 0) set_num_threads(o.threads);
+  manual_seed(0);
+  std::unique_ptr<nn::Module> net = models::create(o.arch);  // throws for an unknown name
+  Tensor images = randn({o.batch, 3, o.size, o.size});
+  Tensor labels = randint(0, 1000, {o.batch});
+
+  nlohmann::ordered_json j;
+  j["benchmark"] = "model";
+  j["arch"] = o.arch;
+  j["batch"] = o.batch;
+  j["size"] = o.size;
+  j["threads"] = get_num_threads();
+  j["steps"] = o.steps;
+  j["warmup"] = o.warmup;
+
+  net->eval();
+  {
+    NoGradGuard no_grad;
+    for (int64_t i = 0; i < o.warmup; ++i) (*net)(images);
+    auto t0 = Clock::now();
+    Tensor out;
+    for (int64_t i = 0; i < o.steps; ++i) out = (*net)(images);
+    const double infer_s = seconds_since(t0) / double(o.steps);
+    j["infer_us"] = infer_s * 1e6;
+    j["infer_images_per_s"] = double(o.batch) / infer_s;
+    j["output_sum"] = out.sum().item<double>();  // so that no forward is dead
+  }
+  if (o.train) {
+    optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
+    auto train_step = [&] {
+      opt.zero_grad();
+      Tensor loss = nn::functional::cross_entropy((*net)(images), labels);
+      loss.backward();
+      opt.step();
+      return loss;
+    };
+    net->train();
+    for (int64_t i = 0; i < o.warmup; ++i) train_step();
+    auto t0 = Clock::now();
+    Tensor loss;
+    for (int64_t i = 0; i < o.steps; ++i) loss = train_step();
+    const double train_s = seconds_since(t0) / double(o.steps);
+    j["train_step_us"] = train_s * 1e6;
+    j["images_per_s"] = double(o.batch) / train_s;
+    j["last_loss"] = loss.item<double>();
+  }
   std::cout << j.dump() << "\n";
   return kExitOk;
 }
@@ -333,6 +403,24 @@ Command add_bench(CLI::App& app) {
   seed->add_option("--steps", net->steps, "timed steps (default 100)");
   seed->add_option("--warmup", net->warmup, "untimed steps first (default 10)");
 
+  auto model = std::make_shared<ModelOptions>();
+  CLI::App* model_cmd = cmd->add_subcommand(
+      "model", "inference (and training step) time of a torchvision model by builder name");
+  model_cmd->footer(
+      "Builds --arch as models::create does (1000 classes, random weights) and\n"
+      "times forward in eval mode without gradients on a random [batch, 3, size,\n"
+      "size] batch; with --train also the training step: zero_grad, forward,\n"
+      "cross_entropy, backward and SGD(lr=0.01, momentum=0.9).step() in train\n"
+      "mode. After --warmup of each, --steps of each are timed; the JSON has the\n"
+      "mean infer_us (and train_step_us).\n");
+  model_cmd->add_option("--arch", model->arch, "torchvision builder name (default resnet18)");
+  model_cmd->add_option("--batch", model->batch, "images per step (default 1)");
+  model_cmd->add_option("--size", model->size, "image height and width (default 224)");
+  model_cmd->add_option("--threads", model->threads, "threads for every kernel (default: wick's)");
+  model_cmd->add_option("--steps", model->steps, "timed steps (default 10)");
+  model_cmd->add_option("--warmup", model->warmup, "untimed steps first (default 2)");
+  model_cmd->add_flag("--train", model->train, "also time the training step");
+
   auto io = std::make_shared<IoOptions>();
   CLI::App* io_cmd = cmd->add_subcommand(
       "io", "save, copying-load and mapped-open speed for .pt and safetensors files");
@@ -354,6 +442,7 @@ Command add_bench(CLI::App& app) {
 
   return {cmd, [=]() -> int {
             if (seed->parsed()) return run_seed_net(*net);
+            if (model_cmd->parsed()) return run_model(*model);
             return run_io(*io);
           }};
 }
