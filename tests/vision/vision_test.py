@@ -15,8 +15,10 @@ GROUP is one of:
     classify    classify on a PIL-made image against torchvision's own eval of
                 the same preprocessing (resnet18, random weights); a 10-class
                 checkpoint; wrong architecture, unknown architecture, bad images
-    infer       vision_infer against torchvision's logits for resnet18 weights
-                in float32, float16 and safetensors; bad inputs
+    infer       vision_infer against torchvision's logits: resnet18 weights in
+                float32, float16 and safetensors; MobileNetV3 in bfloat16 (legacy
+                format), ShuffleNet (safetensors), EfficientNet (float16); bad
+                inputs
     finetune    a finetune run with a tiny --limit, its checkpoint loaded by
                 PyTorch, resumed with the backbone unfrozen, loaded again
     meta        src/models/imagenet_data.inc is what scripts/gen_imagenet_meta.py
@@ -577,6 +579,45 @@ def group_infer():
     expect_error('vision_infer wrong architecture', r, f32, "fit 'resnet18'")
     r = run('vision_infer', 'resnet18', f32)
     R.check('vision_infer usage error exits 2', r.rc == 2 and r.out == '', r)
+
+    # Other families, in other files and dtypes: each as torchvision computes
+    # it with the weights the file holds (rounded, for bfloat16 and float16).
+    others = [('mobilenet_v3_small', 'bfloat16', 'legacy .pth', 64),
+              ('shufflenet_v2_x1_0', 'float32', 'safetensors', 64),
+              ('efficientnet_b0', 'float16', '.pt', 64)]
+    for arch, dtype, kind, size in others:
+        start = time.time()
+        torch.manual_seed(1)
+        model = getattr(torchvision.models, arch)().eval()
+        with torch.no_grad():  # no parameter left constant (a zero head gives 0 logits)
+            for p in model.parameters():
+                if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
+                    p.normal_(0, 0.05)
+        sd = {k: v.to(getattr(torch, dtype)) if v.is_floating_point() else v
+              for k, v in model.state_dict().items()}
+        path = work('%s_%s' % (arch, dtype) + ('.safetensors' if kind == 'safetensors' else '.pth'))
+        if kind == 'safetensors':
+            save_safetensors(sd, path)
+        else:
+            torch.save(sd, path, _use_new_zipfile_serialization=(kind == '.pt'))
+        model.load_state_dict(sd)  # the rounded weights, in float32
+        x = torch.randn(2, 3, size, size)
+        torch.save(x, work('x_%s.pt' % arch))
+        out = work('logits_%s.pt' % arch)
+        r = run('vision_infer', arch, path, work('x_%s.pt' % arch), out)
+        if not R.check('vision_infer %s (%s, %s) runs' % (arch, dtype, kind), r.rc == 0, r):
+            continue
+        got = torch.load(out)
+        with torch.no_grad():
+            want = model(x)
+        scale = want.abs().max().item()
+        diff = (got - want).abs().max().item() if got.shape == want.shape else None
+        R.check('vision_infer %s: logits as torchvision' % arch,
+                diff is not None and diff <= 1e-4 * scale,
+                '%s vs %s, max diff %s (scale %.3g)' % (list(got.shape), list(want.shape), diff,
+                                                        scale))
+        print('vision_infer %s (%s, %s): max |diff| %.2e of max |logit| %.3g, %.1f s' % (
+            arch, dtype, kind, diff or -1, scale, time.time() - start))
 
 
 # ---- finetune ------------------------------------------------------------------------------
