@@ -73,6 +73,17 @@ sys.path.insert(0, sys.argv[2])
 from seed_net import Net  # tests/seed_net.py: the recipe's network, as the tests use it
 
 
+def timed(step, warmup, steps):
+    """Mean seconds of one call of step() over `steps` calls after `warmup`
+    untimed ones, and the last call's result."""
+    for _ in range(warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        last = step()
+    return (time.perf_counter() - t0) / steps, last
+
+
 def seed_net(batch, steps, warmup):
     torch.manual_seed(0)
     net = Net()
@@ -88,20 +99,10 @@ def seed_net(batch, steps, warmup):
         return loss
 
     net.train()
-    for _ in range(warmup):
-        train_step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        loss = train_step()
-    train_s = (time.perf_counter() - t0) / steps
+    train_s, loss = timed(train_step, warmup, steps)
     net.eval()
     with torch.no_grad():
-        for _ in range(warmup):
-            net(images)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            out = net(images)
-        infer_s = (time.perf_counter() - t0) / steps
+        infer_s, out = timed(lambda: net(images), warmup, steps)
     return {"train_step_us": train_s * 1e6, "infer_us": infer_s * 1e6,
             "images_per_s": batch / train_s, "last_loss": loss.item(),
             "output_sum": out.sum().item()}
@@ -120,13 +121,9 @@ def model_bench(arch, batch, size, train, steps, warmup):
     r = {}
     net.eval()
     with torch.no_grad():
-        for _ in range(warmup):
-            net(images)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            out = net(images)
-        r["infer_us"] = (time.perf_counter() - t0) / steps * 1e6
-        r["output_sum"] = out.sum().item()
+        infer_s, out = timed(lambda: net(images), warmup, steps)
+    r["infer_us"] = infer_s * 1e6
+    r["output_sum"] = out.sum().item()
     if train:
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
 
@@ -138,12 +135,8 @@ def model_bench(arch, batch, size, train, steps, warmup):
             return loss
 
         net.train()
-        for _ in range(warmup):
-            train_step()
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            loss = train_step()
-        r["train_step_us"] = (time.perf_counter() - t0) / steps * 1e6
+        train_s, loss = timed(train_step, warmup, steps)
+        r["train_step_us"] = train_s * 1e6
         r["last_loss"] = loss.item()
     return r
 

@@ -36,6 +36,16 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+/// Mean seconds of one call of `step` over `steps` calls, after `warmup`
+/// untimed ones; `last` receives the last call's result.
+template <class Step>
+double mean_seconds(int64_t warmup, int64_t steps, Step&& step, Tensor& last) {
+  for (int64_t i = 0; i < warmup; ++i) step();
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) last = step();
+  return seconds_since(t0) / double(steps);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
@@ -71,24 +81,16 @@ int run_seed_net(const SeedNetOptions& o) {
     return loss;
   };
   net.train();
-  for (int64_t i = 0; i < o.warmup; ++i) train_step();
-  auto t0 = Clock::now();
-  Tensor loss;
-  for (int64_t i = 0; i < o.steps; ++i) loss = train_step();
-  double train_s = seconds_since(t0) / double(o.steps);
-
+  Tensor loss, out;
+  const double train_s = mean_seconds(o.warmup, o.steps, train_step, loss);
   net.eval();
   double infer_s = 0;
-  double checksum = 0;
   {
     NoGradGuard no_grad;
-    for (int64_t i = 0; i < o.warmup; ++i) net(images);
-    t0 = Clock::now();
-    Tensor out;
-    for (int64_t i = 0; i < o.steps; ++i) out = net(images);
-    infer_s = seconds_since(t0) / double(o.steps);
-    checksum = out.sum().item<double>();
+    infer_s = mean_seconds(
+        o.warmup, o.steps, [&] { return net(images); }, out);
   }
+  const double checksum = out.sum().item<double>();
 
   nlohmann::ordered_json j;
   j["benchmark"] = "seed-net";
@@ -142,17 +144,15 @@ int run_model(const ModelOptions& o) {
   j["warmup"] = o.warmup;
 
   net->eval();
+  Tensor out;
   {
     NoGradGuard no_grad;
-    for (int64_t i = 0; i < o.warmup; ++i) (*net)(images);
-    auto t0 = Clock::now();
-    Tensor out;
-    for (int64_t i = 0; i < o.steps; ++i) out = (*net)(images);
-    const double infer_s = seconds_since(t0) / double(o.steps);
+    const double infer_s = mean_seconds(
+        o.warmup, o.steps, [&] { return (*net)(images); }, out);
     j["infer_us"] = infer_s * 1e6;
     j["infer_images_per_s"] = double(o.batch) / infer_s;
-    j["output_sum"] = out.sum().item<double>();  // so that no forward is dead
   }
+  j["output_sum"] = out.sum().item<double>();  // so that no forward is dead
   if (o.train) {
     optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
     auto train_step = [&] {
@@ -163,11 +163,8 @@ int run_model(const ModelOptions& o) {
       return loss;
     };
     net->train();
-    for (int64_t i = 0; i < o.warmup; ++i) train_step();
-    auto t0 = Clock::now();
     Tensor loss;
-    for (int64_t i = 0; i < o.steps; ++i) loss = train_step();
-    const double train_s = seconds_since(t0) / double(o.steps);
+    const double train_s = mean_seconds(o.warmup, o.steps, train_step, loss);
     j["train_step_us"] = train_s * 1e6;
     j["images_per_s"] = double(o.batch) / train_s;
     j["last_loss"] = loss.item<double>();
