@@ -84,12 +84,10 @@ def timed(step, warmup, steps):
     return (time.perf_counter() - t0) / steps, last
 
 
-def seed_net(batch, steps, warmup):
-    torch.manual_seed(0)
-    net = Net()
+def timed_training(net, images, labels, steps, warmup):
+    """timed() of the training step every side runs: zero_grad, forward in
+    train mode, cross_entropy, backward, SGD(lr 0.01, momentum 0.9).step()."""
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    images = torch.randn(batch, 3, 32, 32)
-    labels = torch.randint(0, 10, (batch,))
 
     def train_step():
         opt.zero_grad()
@@ -99,7 +97,15 @@ def seed_net(batch, steps, warmup):
         return loss
 
     net.train()
-    train_s, loss = timed(train_step, warmup, steps)
+    return timed(train_step, warmup, steps)
+
+
+def seed_net(batch, steps, warmup):
+    torch.manual_seed(0)
+    net = Net()
+    images = torch.randn(batch, 3, 32, 32)
+    labels = torch.randint(0, 10, (batch,))
+    train_s, loss = timed_training(net, images, labels, steps, warmup)
     net.eval()
     with torch.no_grad():
         infer_s, out = timed(lambda: net(images), warmup, steps)
@@ -125,17 +131,7 @@ def model_bench(arch, batch, size, train, steps, warmup):
     r["infer_us"] = infer_s * 1e6
     r["output_sum"] = out.sum().item()
     if train:
-        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-
-        def train_step():
-            opt.zero_grad()
-            loss = F.cross_entropy(net(images), labels)
-            loss.backward()
-            opt.step()
-            return loss
-
-        net.train()
-        train_s, loss = timed(train_step, warmup, steps)
+        train_s, loss = timed_training(net, images, labels, steps, warmup)
         r["train_step_us"] = train_s * 1e6
         r["last_loss"] = loss.item()
     return r
