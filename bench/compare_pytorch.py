@@ -386,10 +386,11 @@ def main():
                         help="untimed seed-net steps before timing (default: 10)")
     parser.add_argument("--models", default=MODEL_ARCHS,
                         help=f"models rows: torchvision builder names (default: {MODEL_ARCHS})")
-    parser.add_argument("--model-steps", type=int, default=5,
-                        help="models rows: timed steps per run (default: 5)")
+    parser.add_argument("--model-steps", type=int, default=3,
+                        help="models rows: timed steps per run (default: 3)")
     parser.add_argument("--model-warmup", type=int, default=2,
-                        help="models rows: untimed steps before timing (default: 2)")
+                        help="models rows: untimed steps before timing (default: 2; "
+                             "TorchScript's profiling executor optimises on the second run)")
     parser.add_argument("--dir", default=None,
                         help="where io benchmarks write files (default: a temporary directory)")
     parser.add_argument("--quick", action="store_true",
