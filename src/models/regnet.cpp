@@ -130,31 +130,26 @@ RegNetBlockParams RegNetBlockParams::from_init_params(int64_t depth, int64_t w_0
 
 namespace regnet {
 
-Conv2dNormActivation::Conv2dNormActivation(int64_t in_channels, int64_t out_channels_,
-                                           int64_t kernel_size, int64_t stride, int64_t groups,
-                                           bool activation, const nn::BatchNormOptions& norm)
-    : out_channels(out_channels_) {
-  push_back(nn::Conv2d(
-      in_channels, out_channels_, kernel_size,
-      {.stride = stride, .padding = (kernel_size - 1) / 2, .groups = groups, .bias = false}));
-  push_back(nn::BatchNorm2d(out_channels_, norm));
-  if (activation) push_back(nn::ReLU(/*inplace=*/true));
+namespace {
+
+/// Conv2dNormActivation as RegNet builds it: padding (kernel - 1) / 2, no
+/// bias, BatchNorm with `norm`, and ReLU(inplace=True) when `relu`.
+Conv2dNormActivation conv_bn(int64_t in_channels, int64_t out_channels, int64_t kernel_size,
+                             int64_t stride, int64_t groups, bool relu,
+                             const nn::BatchNormOptions& norm) {
+  return Conv2dNormActivation(in_channels, out_channels,
+                              {.kernel_size = kernel_size,
+                               .stride = stride,
+                               .groups = groups,
+                               .norm_layer = batch_norm2d(norm),
+                               .activation_layer = relu ? layer<nn::ReLU>(true) : LayerFactory()});
 }
+
+}  // namespace
 
 SimpleStemIN::SimpleStemIN(int64_t width_in, int64_t width_out, const nn::BatchNormOptions& norm)
-    : Conv2dNormActivation(width_in, width_out, 3, 2, 1, true, norm) {}
-
-SqueezeExcitation::SqueezeExcitation(int64_t input_channels, int64_t squeeze_channels)
-    : avgpool(register_module("avgpool", nn::AdaptiveAvgPool2d(1))),
-      fc1(register_module("fc1", nn::Conv2d(input_channels, squeeze_channels, 1))),
-      fc2(register_module("fc2", nn::Conv2d(squeeze_channels, input_channels, 1))),
-      activation(register_module("activation", nn::ReLU())),
-      scale_activation(register_module("scale_activation", nn::Sigmoid())) {}
-
-Tensor SqueezeExcitation::forward(const Tensor& input) {
-  Tensor scale = scale_activation(fc2(activation(fc1(avgpool(input)))));
-  return scale * input;
-}
+    : Conv2dNormActivation(width_in, width_out,
+                           {.kernel_size = 3, .stride = 2, .norm_layer = batch_norm2d(norm)}) {}
 
 BottleneckTransform::BottleneckTransform(int64_t width_in, int64_t width_out, int64_t stride,
                                          const nn::BatchNormOptions& norm, int64_t group_width,
@@ -165,15 +160,15 @@ BottleneckTransform::BottleneckTransform(int64_t width_in, int64_t width_out, in
   WICK_CHECK(group_width > 0, "BottleneckTransform: group_width must be positive, got ",
              group_width);
   const int64_t g = w_b / group_width;
-  push_back("a", Conv2dNormActivation(width_in, w_b, 1, 1, 1, true, norm));
-  push_back("b", Conv2dNormActivation(w_b, w_b, 3, stride, g, true, norm));
+  push_back("a", conv_bn(width_in, w_b, 1, 1, 1, true, norm));
+  push_back("b", conv_bn(w_b, w_b, 3, stride, g, true, norm));
   if (se_ratio && *se_ratio != 0) {
     // The SE reduction ratio is defined with respect to the beginning of the block.
     const int64_t width_se_out =
         to_channels(py_round(*se_ratio * static_cast<double>(width_in)), "a squeeze-excitation");
     push_back("se", SqueezeExcitation(w_b, width_se_out));
   }
-  push_back("c", Conv2dNormActivation(w_b, width_out, 1, 1, 1, false, norm));
+  push_back("c", conv_bn(w_b, width_out, 1, 1, 1, false, norm));
 }
 
 namespace {
@@ -181,8 +176,7 @@ namespace {
 Conv2dNormActivation* register_proj(nn::Module& block, int64_t width_in, int64_t width_out,
                                     int64_t stride, const nn::BatchNormOptions& norm) {
   if (width_in == width_out && stride == 1) return nullptr;
-  return &block.register_module(
-      "proj", Conv2dNormActivation(width_in, width_out, 1, stride, 1, false, norm));
+  return &block.register_module("proj", conv_bn(width_in, width_out, 1, stride, 1, false, norm));
 }
 
 }  // namespace

@@ -295,14 +295,14 @@ TEST(ModelsRegNet, ModulesFollowTheBlockParams) {
     for (size_t i = 0; i < any.size(); ++i) {
       auto& block = any.at<models::regnet::ResBottleneckBlock>(i);
       EXPECT_EQ(&any.get_submodule(stage + "-" + std::to_string(i)), &block);
-      auto& b = block.f.at<models::regnet::Conv2dNormActivation>(1).at<nn::Conv2d>(0);
+      auto& b = block.f.at<models::Conv2dNormActivation>(1).at<nn::Conv2d>(0);
       EXPECT_EQ(b.groups, b.out_channels / p.group_widths[s]);
       EXPECT_EQ(b.stride.h, i == 0 ? p.strides[s] : 1);
-      auto& se = nn::module_cast<models::regnet::SqueezeExcitation>(block.f.get_submodule("se"));
+      auto& se = nn::module_cast<models::SqueezeExcitation>(block.f.get_submodule("se"));
       const int64_t in = i == 0 ? width_in : p.widths[s];
       EXPECT_EQ(se.fc1.out_channels,
                 static_cast<int64_t>(std::nearbyint(0.25 * static_cast<double>(in))));
-      EXPECT_EQ(block.f.at<models::regnet::Conv2dNormActivation>(3).out_channels, p.widths[s]);
+      EXPECT_EQ(block.f.at<models::Conv2dNormActivation>(3).out_channels, p.widths[s]);
       EXPECT_EQ(block.proj != nullptr, i == 0);
     }
     width_in = p.widths[s];

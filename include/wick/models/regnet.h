@@ -16,8 +16,9 @@
 // (their biases, in the squeeze-excitation, as nn::Conv2d draws them),
 // BatchNorm 1 and 0, fc N(0, 0.01) with bias 0.
 //
-// The blocks live in wick::models::regnet and carry torchvision's class names
-// (Conv2dNormActivation and SqueezeExcitation as in torchvision.ops).
+// RegNet's own blocks live in wick::models::regnet and carry torchvision's
+// class names; it shares Conv2dNormActivation and SqueezeExcitation with the
+// other models (wick/models/blocks.h, as torchvision.ops).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "wick/core/tensor.h"
+#include "wick/models/blocks.h"
 #include "wick/nn/activation.h"
 #include "wick/nn/container.h"
 #include "wick/nn/conv.h"
@@ -62,37 +64,11 @@ struct RegNetBlockParams {
 
 namespace regnet {
 
-/// torchvision.ops.Conv2dNormActivation as RegNet uses it: a Sequential of
-/// Conv2d (padding (kernel - 1) / 2, no bias), BatchNorm2d and, when
-/// `activation`, ReLU(inplace=True); children "0", "1", "2".
-class Conv2dNormActivation : public nn::Sequential {
- public:
-  Conv2dNormActivation(int64_t in_channels, int64_t out_channels, int64_t kernel_size,
-                       int64_t stride, int64_t groups, bool activation,
-                       const nn::BatchNormOptions& norm);
-
-  int64_t out_channels;
-};
-
-/// torchvision's SimpleStemIN: 3x3 stride-2 convolution, BatchNorm, ReLU.
+/// torchvision's SimpleStemIN: a Conv2dNormActivation of a 3x3 stride-2
+/// convolution, BatchNorm and ReLU.
 class SimpleStemIN : public Conv2dNormActivation {
  public:
   SimpleStemIN(int64_t width_in, int64_t width_out, const nn::BatchNormOptions& norm);
-};
-
-/// torchvision.ops.SqueezeExcitation with ReLU and Sigmoid: the input scaled
-/// per channel by sigmoid(fc2(relu(fc1(mean over H, W)))). Children: avgpool,
-/// fc1, fc2 (1x1 convolutions with bias), activation, scale_activation.
-class SqueezeExcitation : public nn::Module {
- public:
-  SqueezeExcitation(int64_t input_channels, int64_t squeeze_channels);
-  Tensor forward(const Tensor& input) override;
-
-  nn::AdaptiveAvgPool2d& avgpool;
-  nn::Conv2d& fc1;
-  nn::Conv2d& fc2;
-  nn::ReLU& activation;
-  nn::Sigmoid& scale_activation;
 };
 
 /// torchvision's BottleneckTransform (a Sequential): a (1x1), b (3x3 grouped,
