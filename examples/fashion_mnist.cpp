@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "common/evaluate.h"
 #include "common/progress.h"
 #include "wick/data/dataloader.h"
 #include "wick/data/dataset.h"
@@ -87,21 +88,6 @@ struct Options {
 // Fashion-MNIST's pixel mean and standard deviation (of x / 255, training
 // set); continue_in_pytorch.py normalises with the same numbers.
 const std::vector<double> kMean = {0.2860}, kStd = {0.3530};
-
-// Top-1 accuracy in percent over every batch of `loader`.
-static double evaluate(Net& model, data::DataLoader& loader) {
-  NoGradGuard no_grad;
-  model.eval();
-  int64_t correct = 0, total = 0;
-  for (data::Batch& batch : loader) {
-    std::vector<int64_t> predicted = model(batch.input).argmax(1).to_vector<int64_t>();
-    std::vector<int64_t> target = batch.target.contiguous().to_vector<int64_t>();
-    for (size_t i = 0; i < target.size(); ++i) correct += predicted[i] == target[i];
-    total += int64_t(target.size());
-  }
-  model.train();
-  return 100.0 * double(correct) / double(std::max<int64_t>(total, 1));
-}
 
 struct LossRow {
   int64_t step, epoch;
@@ -234,7 +220,7 @@ static int run(const Options& o) {
     // the checkpoint's lr and momentum replace --lr and --momentum.
     optimizer.load_state_dict(ckpt["optimizer_state_dict"]);
     start_epoch = ckpt["epoch"].as_int();
-    accuracy = evaluate(model, test_loader);
+    accuracy = examples::evaluate(model, test_loader);
     std::printf("resumed from %s: epoch %lld, loss %.4f, test accuracy %.2f%%\n", o.resume.c_str(),
                 (long long)start_epoch, ckpt["loss"].to_double(), accuracy);
     rows = read_losses(fs::path(o.out) / "loss.csv", start_epoch);
@@ -269,7 +255,7 @@ static int run(const Options& o) {
     images_trained += seen;
     double mean_loss = loss_sum / double(std::max<int64_t>(step, 1));
 
-    accuracy = evaluate(model, test_loader);
+    accuracy = examples::evaluate(model, test_loader);
     std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%%, %.1f s (%.0f images/s)\n",
                 (long long)epoch + 1, mean_loss, accuracy, seconds, double(seen) / seconds);
     std::fflush(stdout);
@@ -288,7 +274,7 @@ static int run(const Options& o) {
   const fs::path reload = start_epoch < o.epochs ? checkpoint_path : fs::path(o.resume);
   Net fresh;
   fresh.load_state_dict(wick::load(reload.string())["model_state_dict"]);
-  double reloaded = evaluate(fresh, test_loader);
+  double reloaded = examples::evaluate(fresh, test_loader);
   std::printf("%s loaded into a fresh model: test accuracy %.2f%% (%s)\n", reload.c_str(), reloaded,
               reloaded == accuracy ? "the same" : "DIFFERENT");
   if (images_trained > 0)

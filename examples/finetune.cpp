@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "common/cli.h"
+#include "common/evaluate.h"
 #include "common/progress.h"
 #include "common/vision.h"
 #include "wick/wick.h"
@@ -89,20 +90,6 @@ static std::unique_ptr<nn::Module> build(const Options& o, const std::set<std::s
     }
   }
   return model;
-}
-
-static double evaluate(nn::Module& model, data::DataLoader& loader) {
-  NoGradGuard no_grad;
-  model.eval();
-  int64_t correct = 0, total = 0;
-  for (data::Batch& batch : loader) {
-    std::vector<int64_t> predicted = model(batch.input).argmax(1).to_vector<int64_t>();
-    std::vector<int64_t> target = batch.target.contiguous().to_vector<int64_t>();
-    for (size_t i = 0; i < target.size(); ++i) correct += predicted[i] == target[i];
-    total += int64_t(target.size());
-  }
-  model.train();
-  return 100.0 * double(correct) / double(std::max<int64_t>(total, 1));
 }
 
 static int run(const Options& o) {
@@ -189,7 +176,7 @@ static int run(const Options& o) {
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
     const double mean_loss = loss_sum / double(std::max<int64_t>(steps, 1));
-    accuracy = evaluate(*model, test_loader);
+    accuracy = examples::evaluate(*model, test_loader);
     std::printf(
         "epoch %lld: train loss %.4f, test accuracy %.2f%%, %.1f s training "
         "(%.0f images/s)\n",
@@ -203,7 +190,7 @@ static int run(const Options& o) {
     wick::save(ckpt, checkpoint.string());
   }
   if (std::isnan(accuracy)) {
-    accuracy = evaluate(*model, test_loader);
+    accuracy = examples::evaluate(*model, test_loader);
     std::printf("nothing to train (epoch %lld of %lld): test accuracy %.2f%%\n",
                 (long long)start_epoch, (long long)o.epochs, accuracy);
   }
