@@ -39,6 +39,9 @@ import time
 import zipfile
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from results import Results  # noqa: E402  (tests/results.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, '..', 'fixtures', 'torch-2.11')
 MANIFEST = json.load(open(os.path.join(FIXTURES, 'manifest.json')))['files']
@@ -60,23 +63,6 @@ TORCH_1_13_CANNOT_LOAD = {'new_dtypes.pt'}
 
 WICK = None
 WORK = None
-
-
-class Results:
-    def __init__(self):
-        self.passed, self.failed = 0, 0
-
-    def check(self, name, ok, detail=''):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print('FAIL %s: %s' % (name, detail), flush=True)
-        return ok
-
-    def finish(self):
-        print('%d passed, %d failed' % (self.passed, self.failed))
-        return 1 if self.failed else 0
 
 
 R = Results()

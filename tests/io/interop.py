@@ -37,6 +37,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from results import Results  # noqa: E402  (tests/results.py)
 from seed_net import Net  # noqa: E402
 
 # The globals torch 2.x's weights_only unpickler accepts that a wick file may use.
@@ -150,22 +151,6 @@ def pickle_globals(path):
         name = next(n for n in z.namelist() if n.endswith('/data.pkl'))
         data = z.read(name)
     return {arg for op, arg, _ in pickletools.genops(data) if op.name == 'GLOBAL'}
-
-
-class Results:
-    def __init__(self):
-        self.passed, self.failed = 0, 0
-
-    def check(self, name, ok, detail=''):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print('FAIL %s %s' % (name, detail), flush=True)
-
-    def finish(self):
-        print('%d passed, %d failed' % (self.passed, self.failed))
-        return 1 if self.failed else 0
 
 
 def run(exe, *args):

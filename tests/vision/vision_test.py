@@ -46,28 +46,14 @@ import torchvision.transforms.functional as F
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from results import Results  # noqa: E402  (tests/results.py)
+
 warnings.filterwarnings('ignore')
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, '..', '..')
 BIN = WORK = None
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-
-
-class Results:
-    def __init__(self):
-        self.passed, self.failed = 0, 0
-
-    def check(self, name, ok, detail=''):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print('FAIL %s: %s' % (name, detail), flush=True)
-        return ok
-
-    def finish(self):
-        print('%d passed, %d failed' % (self.passed, self.failed))
-        return 1 if self.failed else 0
 
 
 R = Results()
