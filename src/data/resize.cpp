@@ -81,18 +81,23 @@ Taps<T> make_taps(int64_t in, int64_t out, Interpolation mode) {
   return taps;
 }
 
-// Resizes `planes` images of [h, w] (contiguous) to [oh, ow].
+// Resizes `planes` images of [h, w] (contiguous, at src) to [oh, ow] at dst
+// (contiguous). The width pass writes straight to dst when the height stays.
 template <class T>
-std::vector<T> resize_planes(const T* src, int64_t planes, int64_t h, int64_t w, int64_t oh,
-                             int64_t ow, Interpolation mode) {
-  std::vector<T> rows;  // [planes, h, ow]
+void resize_planes(const T* src, T* dst, int64_t planes, int64_t h, int64_t w, int64_t oh,
+                   int64_t ow, Interpolation mode) {
+  std::vector<T> rows;  // [planes, h, ow], when the height pass follows
   const T* mid = src;
   if (ow != w) {
     const Taps<T> t = make_taps<T>(w, ow, mode);
-    rows.resize(size_t(planes * h * ow));
+    T* rows_out = dst;
+    if (oh != h) {
+      rows.resize(size_t(planes * h * ow));
+      rows_out = rows.data();
+    }
     for (int64_t r = 0; r < planes * h; ++r) {
       const T* in = src + r * w;
-      T* out = rows.data() + r * ow;
+      T* out = rows_out + r * ow;
       for (int64_t x = 0; x < ow; ++x) {
         const T* wt = t.weights.data() + x * t.max_taps;
         const T* px = in + t.first[size_t(x)];
@@ -101,18 +106,14 @@ std::vector<T> resize_planes(const T* src, int64_t planes, int64_t h, int64_t w,
         out[x] = sum;
       }
     }
+    if (oh == h) return;
     mid = rows.data();
-  }
-  std::vector<T> result(size_t(planes * oh * ow));
-  if (oh == h) {
-    std::copy(mid, mid + planes * h * ow, result.begin());
-    return result;
   }
   const Taps<T> t = make_taps<T>(h, oh, mode);
   for (int64_t p = 0; p < planes; ++p) {
     const T* in = mid + p * h * ow;
     for (int64_t y = 0; y < oh; ++y) {
-      T* out = result.data() + (p * oh + y) * ow;
+      T* out = dst + (p * oh + y) * ow;
       const T* wt = t.weights.data() + y * t.max_taps;
       const T* first = in + t.first[size_t(y)] * ow;
       // Tap by tap over the whole row: each output still sums its taps in order.
@@ -123,7 +124,6 @@ std::vector<T> resize_planes(const T* src, int64_t planes, int64_t h, int64_t w,
       }
     }
   }
-  return result;
 }
 
 void check_image(const Tensor& image, const char* op, int64_t height, int64_t width) {
@@ -158,17 +158,17 @@ Tensor resize(const Tensor& image, int64_t height, int64_t width, Interpolation 
   Tensor out = empty(out_sizes, {.dtype = dtype});
   if (planes == 0) return out;
   if (dtype == DType::Float64) {
-    Tensor src = image.contiguous();
-    auto r = resize_planes<double>(src.data<double>(), planes, h, w, height, width, interpolation);
-    std::copy(r.begin(), r.end(), out.data<double>());
+    const Tensor src = image.contiguous();
+    resize_planes(src.data<double>(), out.data<double>(), planes, h, w, height, width,
+                  interpolation);
   } else if (dtype == DType::Float32) {
-    Tensor src = image.contiguous();
-    auto r = resize_planes<float>(src.data<float>(), planes, h, w, height, width, interpolation);
-    std::copy(r.begin(), r.end(), out.data<float>());
+    const Tensor src = image.contiguous();
+    resize_planes(src.data<float>(), out.data<float>(), planes, h, w, height, width, interpolation);
   } else {
     // torchvision resizes uint8 in float32, then rounds and converts back.
-    Tensor src = image.to(DType::Float32).contiguous();
-    auto r = resize_planes<float>(src.data<float>(), planes, h, w, height, width, interpolation);
+    const Tensor src = image.to(DType::Float32).contiguous();
+    std::vector<float> r(size_t(out.numel()));
+    resize_planes(src.data<float>(), r.data(), planes, h, w, height, width, interpolation);
     uint8_t* d = out.data<uint8_t>();
     for (size_t i = 0; i < r.size(); ++i)
       d[i] = uint8_t(std::clamp(std::nearbyint(r[i]), 0.0f, 255.0f));
