@@ -40,6 +40,7 @@ peer speed: above 1 means wick is faster. The machine may be shared: the
 """
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -348,6 +349,12 @@ def kernel_rows(wick, pt, threads):
 
 # ---- the rows with targets -----------------------------------------------------
 
+def rotate(sides, rnd):
+    """The sides in the order they run in round rnd: who goes first
+    alternates, so drift in other load is shared."""
+    return sides[rnd % len(sides):] + sides[:rnd % len(sides)]
+
+
 def med(xs):
     return statistics.median(xs) if xs else None
 
@@ -458,15 +465,29 @@ def main():
         res.setdefault(key, {}).setdefault(side, []).append(value)
 
     steps = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
+
+    def run_model(side, arch, batch, train, threads):
+        """One side's `models` figures for arch at batch (None: libtorch not built)."""
+        common = ["--batch", str(batch), "--size", str(MODEL_SIZE), "--threads", str(threads),
+                  "--steps", str(args.model_steps), "--warmup", str(args.model_warmup)]
+        if side == "wick":
+            return run_json([wick, "bench", "model", "--arch", arch] + common
+                            + (["--train"] if train else []), threads)
+        if side == "pytorch":
+            return workers[threads].ask(op="model", arch=arch, batch=batch, size=MODEL_SIZE,
+                                        train=train, steps=args.model_steps,
+                                        warmup=args.model_warmup)
+        if not libtorch_model:
+            return None
+        eval_trace, train_trace = traces[arch]
+        return run_json([libtorch_model, "--eval", eval_trace]
+                        + (["--train", train_trace] if train else []) + common, threads)
     for rnd in range(args.rounds):
         print(f"round {rnd + 1}/{args.rounds}", file=sys.stderr, flush=True)
         if "seed-net" in rows_wanted:
             for t in threads_list:
                 for b in SEED_BATCHES:
-                    # Alternate who goes first, so drift in other load is shared.
-                    sides = ["wick", "pytorch", "libtorch"]
-                    sides = sides[rnd % 3:] + sides[:rnd % 3]
-                    for side in sides:
+                    for side in rotate(["wick", "pytorch", "libtorch"], rnd):
                         if side == "wick":
                             r = run_json([wick, "bench", "seed-net", "--batch", str(b),
                                           "--threads", str(t)] + steps, t)
@@ -481,33 +502,14 @@ def main():
                         add(("train", b, t), side, r["train_step_us"] * 1e-6)
                         add(("infer", b, t), side, r["infer_us"] * 1e-6)
         if archs:
-            model_steps = ["--steps", str(args.model_steps), "--warmup", str(args.model_warmup)]
-            for t in threads_list:
-                for arch in archs:
-                    for b, train in MODEL_RUNS:
-                        sides = ["wick", "pytorch", "libtorch"]
-                        sides = sides[rnd % 3:] + sides[:rnd % 3]
-                        for side in sides:
-                            if side == "wick":
-                                r = run_json([wick, "bench", "model", "--arch", arch, "--batch",
-                                              str(b), "--size", str(MODEL_SIZE), "--threads",
-                                              str(t)] + model_steps + (["--train"] if train
-                                                                       else []), t)
-                            elif side == "pytorch":
-                                r = workers[t].ask(op="model", arch=arch, batch=b,
-                                                   size=MODEL_SIZE, train=train,
-                                                   steps=args.model_steps,
-                                                   warmup=args.model_warmup)
-                            elif libtorch_model:
-                                r = run_json([libtorch_model, "--eval", traces[arch][0]]
-                                             + (["--train", traces[arch][1]] if train else [])
-                                             + ["--batch", str(b), "--size", str(MODEL_SIZE),
-                                                "--threads", str(t)] + model_steps, t)
-                            else:
-                                continue
-                            add(("model-infer", arch, b, t), side, r["infer_us"] * 1e-6)
-                            if train:
-                                add(("model-train", arch, b, t), side, r["train_step_us"] * 1e-6)
+            for t, arch, (b, train) in itertools.product(threads_list, archs, MODEL_RUNS):
+                for side in rotate(["wick", "pytorch", "libtorch"], rnd):
+                    r = run_model(side, arch, b, train, t)
+                    if r is None:
+                        continue
+                    add(("model-infer", arch, b, t), side, r["infer_us"] * 1e-6)
+                    if train:
+                        add(("model-train", arch, b, t), side, r["train_step_us"] * 1e-6)
         if "io" in rows_wanted:
             def io_wick():
                 w = run_json([wick, "bench", "io", "--mib", str(IO_MIB), "--rounds",
@@ -556,8 +558,7 @@ def main():
                 add("load_rss", "libtorch", max(rss))
                 os.remove(lt_path)
 
-            sides = [io_wick, io_pytorch, io_libtorch]
-            for side in sides[rnd % 3:] + sides[:rnd % 3]:
+            for side in rotate([io_wick, io_pytorch, io_libtorch], rnd):
                 # Each side starts with no dirty pages of the last one's files
                 # being written back (which slows both writes and reads).
                 os.sync()
